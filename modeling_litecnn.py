@@ -1,0 +1,203 @@
+"""LiteCNN: a 1.08M-parameter 1-D CNN for speech emotion recognition on raw 16 kHz audio.
+
+Reading order: blocks -> `LiteCNNPreTrainedModel` -> `LiteCNNModel` (pooled embedding) ->
+`LiteCNNForAudioClassification` (logits). This file and `configuration_litecnn.py` travel to the hub with the
+weights, so `AutoModel.from_pretrained(repo, trust_remote_code=True)` works without this repository.
+
+Padding: `attention_mask` marks the real samples of each clip. Every layer's output frames that depend only on
+real samples are computed exactly as for the clip alone; the others are zeroed before the next convolution and
+left out of the global pooling, so in eval mode a padded batch gives the same logits as each clip on its own.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForAudioClassification,
+    PreTrainedModel,
+    initialization as init,
+)
+from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+
+try:  # as a dynamic module from the hub (`trust_remote_code`): a sibling file
+    from .configuration_litecnn import LiteCNNConfig
+except ImportError:  # from this repository
+    from configuration_litecnn import LiteCNNConfig
+
+
+class LiteCNNStem(nn.Module):
+    """Conv1d(kernel 80, stride 2) + BatchNorm + ReLU on the waveform, then an optional max-pool."""
+
+    def __init__(self, config: LiteCNNConfig):
+        super().__init__()
+        self.conv = nn.Conv1d(1, config.stem_channels, config.stem_kernel_size, config.stem_stride, bias=False)
+        self.norm = nn.BatchNorm1d(config.stem_channels, eps=config.batch_norm_eps)
+        self.pool = nn.MaxPool1d(config.stem_pool) if config.stem_pool > 1 else nn.Identity()
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        # (B, 1, T) -> (B, C0, T // (2 * stem_pool))
+        return self.pool(torch.relu(self.norm(self.conv(waveform))))
+
+
+class LiteCNNBlock(nn.Module):
+    """Depthwise conv (groups = channels) + pointwise 1x1 conv + BatchNorm + ReLU + MaxPool(3, 2)."""
+
+    def __init__(self, config: LiteCNNConfig, in_channels: int, out_channels: int):
+        super().__init__()
+        kernel = config.block_kernel_size
+        self.depthwise = nn.Conv1d(in_channels, in_channels, kernel, padding=kernel // 2, groups=in_channels, bias=False)
+        self.pointwise = nn.Conv1d(in_channels, out_channels, 1, bias=False)
+        self.norm = nn.BatchNorm1d(out_channels, eps=config.batch_norm_eps)
+        self.pool = nn.MaxPool1d(config.pool_kernel_size, config.pool_stride)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        # (B, C_in, F) -> (B, C_out, (F - 3) // 2 + 1)
+        return self.pool(torch.relu(self.norm(self.pointwise(self.depthwise(hidden)))))
+
+
+class LiteCNNPreTrainedModel(PreTrainedModel):
+    config_class = LiteCNNConfig
+    base_model_prefix = "litecnn"
+    main_input_name = "input_values"
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Conv1d):
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.Linear):
+            init.kaiming_uniform_(module.weight, nonlinearity="relu")
+            init.zeros_(module.bias)
+        else:
+            super()._init_weights(module)
+
+    def _layer_shapes(self) -> list[tuple[int, int]]:
+        """(kernel, stride) of every length-changing layer, in order: the stem conv, its pool, the block pools."""
+        config = self.config
+        shapes = [(config.stem_kernel_size, config.stem_stride)]
+        if config.stem_pool > 1:
+            shapes.append((config.stem_pool, config.stem_pool))
+        return shapes + [(config.pool_kernel_size, config.pool_stride)] * len(config.block_channels)
+
+    def frame_lengths(self, sample_lengths: torch.Tensor) -> list[torch.Tensor]:
+        """Valid frames at the input of each block and at the output, for clips of `sample_lengths` samples."""
+        lengths, per_stage = sample_lengths, []
+        for index, (kernel, stride) in enumerate(self._layer_shapes()):
+            lengths = torch.div(lengths - kernel, stride, rounding_mode="floor") + 1
+            if index >= len(self._layer_shapes()) - len(self.config.block_channels) - 1:
+                per_stage.append(lengths)
+        return per_stage
+
+    @property
+    def min_input_length(self) -> int:
+        """The shortest input in samples that leaves at least one frame after the last pool (the receptive field)."""
+        needed = 1
+        for kernel, stride in reversed(self._layer_shapes()):
+            needed = (needed - 1) * stride + kernel
+        return needed
+
+
+class LiteCNNModel(LiteCNNPreTrainedModel):
+    """Waveform -> pooled embedding of `config.hidden_size` (no classifier)."""
+
+    def __init__(self, config: LiteCNNConfig):
+        super().__init__(config)
+        widths = [config.stem_channels, *config.block_channels]
+        self.stem = LiteCNNStem(config)
+        self.blocks = nn.ModuleList(LiteCNNBlock(config, c_in, c_out) for c_in, c_out in zip(widths, widths[1:]))
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """`input_values` (B, T): normalised 16 kHz audio; `attention_mask` (B, T): 1 for real samples, 0 for padding.
+
+        Inputs shorter than `min_input_length` are zero-padded to it (zero is the mean after normalisation), so any
+        length gives a defined result."""
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if input_values.dim() != 2:
+            raise ValueError(f"input_values must be (batch, samples), got shape {tuple(input_values.shape)}")
+        batch, samples = input_values.shape
+        min_length = self.min_input_length
+        if samples < min_length:
+            input_values = nn.functional.pad(input_values, (0, min_length - samples))
+        lengths = None
+        if attention_mask is not None:
+            lengths = self.frame_lengths(attention_mask.sum(-1).clamp(min=min_length))
+
+        hidden = self.stem(input_values[:, None, :])  # (B, C0, F0)
+        for index, block in enumerate(self.blocks):
+            if lengths is not None:  # zero the frames that padding reached, before the "same"-padded depthwise conv
+                hidden = hidden * _frame_mask(lengths[index], hidden.shape[-1])[:, None, :]
+            hidden = block(hidden)  # (B, C_i, F_i)
+        pooled = self._pool(hidden, None if lengths is None else lengths[-1])  # (B, hidden_size)
+
+        if not return_dict:
+            return (hidden, pooled)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled)
+
+    def _pool(self, hidden: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        if lengths is None:
+            mean = hidden.mean(-1)
+            std = hidden.std(-1, unbiased=False) if self.config.pooling == "mean_std" else None
+        else:
+            mask = _frame_mask(lengths, hidden.shape[-1])[:, None, :]  # (B, 1, F)
+            count = mask.sum(-1)
+            mean = (hidden * mask).sum(-1) / count
+            std = None
+            if self.config.pooling == "mean_std":
+                std = (((hidden - mean[..., None]) * mask) ** 2).sum(-1).div(count).sqrt()
+        return mean if std is None else torch.cat([mean, std], dim=-1)
+
+
+def _frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B,) valid lengths -> (B, frames) float mask."""
+    return (torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]).to(torch.float32)
+
+
+class LiteCNNForAudioClassification(LiteCNNPreTrainedModel):
+    """LiteCNN with two fully connected layers (ReLU, dropout) on the pooled embedding; returns logits."""
+
+    def __init__(self, config: LiteCNNConfig):
+        super().__init__(config)
+        self.litecnn = LiteCNNModel(config)
+        self.classifier = nn.Sequential(
+            nn.Linear(config.hidden_size, config.classifier_hidden_size),
+            nn.ReLU(),
+            nn.Dropout(config.classifier_dropout),
+            nn.Linear(config.classifier_hidden_size, config.num_labels),
+        )
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput | tuple:
+        """Logits (B, num_labels); with `labels` (B,), also the mean cross-entropy as `loss`."""
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.litecnn(input_values, attention_mask=attention_mask, return_dict=True)
+        logits = self.classifier(outputs.pooler_output)  # (B, num_labels)
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        if not return_dict:
+            return (logits,) if loss is None else (loss, logits)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=None, attentions=None)
+
+
+# Local use: `AutoModel.from_pretrained(folder)` finds LiteCNN once this module is imported.
+AutoConfig.register(LiteCNNConfig.model_type, LiteCNNConfig, exist_ok=True)
+AutoModel.register(LiteCNNConfig, LiteCNNModel, exist_ok=True)
+AutoModelForAudioClassification.register(LiteCNNConfig, LiteCNNForAudioClassification, exist_ok=True)
+# Hub use: `save_pretrained` writes `auto_map` into config.json and copies both .py files beside the weights.
+LiteCNNConfig.register_for_auto_class()
+LiteCNNModel.register_for_auto_class("AutoModel")
+LiteCNNForAudioClassification.register_for_auto_class("AutoModelForAudioClassification")
