@@ -1,0 +1,135 @@
+"""The model card (`README.md` with hub metadata) of an exported LiteCNN student."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from transformers import PreTrainedModel, TrainingArguments
+
+PAPER = {"teacher": 0.624, "student": 0.389, "distilled": 0.455}
+HUMAN_VOICE_ONLY = 0.416
+METRICS = (("accuracy", "accuracy"), ("uar", "UAR"), ("macro_f1", "macro-F1"))
+
+
+def _read_metrics(folder: Path | str | None) -> dict[str, float]:
+    path = Path(folder) / "eval_results.json" if folder else None
+    if path is None or not path.is_file():
+        return {}
+    return {key.removeprefix("eval_"): value for key, value in json.loads(path.read_text()).items()}
+
+
+def _row(name: str, metrics: dict[str, float]) -> str:
+    cells = [f"{metrics[key]:.3f}" if key in metrics else "n/a" for key, _ in METRICS]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArguments) -> Path:
+    config = model.config
+    data = getattr(config, "training_data", None) or {}
+    distillation = getattr(config, "distillation", None)
+    student = _read_metrics(output_dir)
+    teacher = _read_metrics(distillation["teacher"]) if distillation else {}
+    labels = [config.id2label[i] for i in range(config.num_labels)]
+    parameters = model.num_parameters()
+    repo = args.hub_model_id or "org/litecnn-cremad"
+    how = (
+        f"distilled from a {distillation['teacher_model_type']} teacher ({distillation['teacher_parameters'] / 1e6:.1f}M "
+        f"parameters) with alpha {distillation['alpha']} and temperature {distillation['temperature']}"
+        if distillation
+        else "trained from scratch with cross-entropy (no teacher)"
+    )
+    model_index = {
+        "name": repo.split("/")[-1],
+        "results": [
+            {
+                "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
+                "dataset": {"type": "crema-d", "name": "CREMA-D", "split": f"validation ({data.get('split', '?')})"},
+                "metrics": [{"type": key, "value": round(student[key], 4), "name": name} for key, name in METRICS if key in student],
+            }
+        ],
+    }
+    metadata = {
+        "language": ["en"],
+        "license": "apache-2.0",
+        "library_name": "transformers",
+        "pipeline_tag": "audio-classification",
+        "tags": ["audio-classification", "speech-emotion-recognition", "knowledge-distillation", "litecnn"],
+        "datasets": ["crema-d"],
+        "metrics": ["accuracy", "recall", "f1"],
+        "model-index": [model_index],
+    }
+    rows = [_row("LiteCNN (this model)", student)]
+    if teacher:
+        rows.append(_row(f"teacher ({distillation['teacher_model_type']})", teacher))
+    card = f"""---
+{json.dumps(metadata, indent=1)[1:-1].strip()}
+---
+
+# LiteCNN for speech emotion recognition (CREMA-D)
+
+A {parameters / 1e6:.2f}M-parameter 1-D CNN that reads raw 16 kHz audio and predicts one of {len(labels)} emotions:
+{", ".join(labels)}. It was {how}. It is small and fast enough for phones and edge devices: see the project's
+benchmark for its latency against wav2vec2.
+
+## Results on the validation split
+
+| model | accuracy | UAR | macro-F1 |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+UAR is the unweighted average recall (balanced accuracy). For scale: the reference paper reports 0.389 (LiteCNN from
+scratch), 0.455 (distilled) and 0.624 (wav2vec2 teacher) validation accuracy; human listeners who hear the voice
+only agree with the acted emotion on 41.6% of CREMA-D clips (the corpus's own crowd ratings).
+
+## Training data
+
+CREMA-D (Cao et al., 2014): acted English sentences by 91 actors (this run: {data.get("num_train", "?")} training and
+{data.get("num_validation", "?")} validation clips from `{Path(data.get("data_dir", "?")).name}`), split `{data.get("split", "?")}`
+(`stratified`: random 80/20 by emotion, actors shared; `speaker`: no actor in both splits), test size
+{data.get("test_size", "?")}, seed {data.get("seed", "?")}; validation actors {data.get("validation_actors", "?")}.
+Clips are normalised to zero mean and unit variance and cut to their first {data.get("max_duration_s", "?")} s
+(`preprocessor_config.json` holds the preprocessing; `config.json` holds all of the above under `training_data`).
+
+## Usage
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("audio-classification", model="{repo}", trust_remote_code=True)
+classifier(waveform_16khz_float_array)  # [{{"label": "anger", "score": 0.71}}, ...]
+```
+
+```python
+from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+model = AutoModelForAudioClassification.from_pretrained("{repo}", trust_remote_code=True)
+extractor = AutoFeatureExtractor.from_pretrained("{repo}")
+inputs = extractor(waveform_16khz, sampling_rate=16000, return_tensors="pt")
+label = model.config.id2label[model(**inputs).logits.argmax(-1).item()]
+```
+
+`AutoModel.from_pretrained("{repo}", trust_remote_code=True)` gives the pooled {config.hidden_size}-dimensional
+embedding. The pipeline expects 16 kHz mono audio; resample other rates first (the project's `predict.py` does).
+
+## Intended use and limits
+
+- Research and prototyping of on-device emotion recognition from speech.
+- Trained on **acted** English emotions from a few dozen North American actors, in a studio: expect lower accuracy
+  on spontaneous speech, other languages and accents, children's voices, noisy or far-field audio.
+- Six categorical emotions only; it cannot say "none of these".
+- **Not for clinical, hiring, policing, surveillance or any decision about a person.** Emotion recognition from
+  voice is unreliable across individuals and cultures.
+
+## Training procedure
+
+LiteCNN: stem conv (kernel {config.stem_kernel_size}, stride {config.stem_stride}), max-pool {config.stem_pool},
+depthwise-separable blocks {config.block_channels}, {config.pooling} pooling, classifier {config.classifier_hidden_size}
+hidden units with dropout {config.classifier_dropout}. {parameters:,} parameters, {parameters * 4 / 1e6:.1f} MB in fp32.
+Optimiser AdamW (lr {args.learning_rate}, weight decay {args.weight_decay}), batch {args.per_device_train_batch_size}
+per device, up to {args.num_train_epochs:g} epochs, {args.lr_scheduler_type} {args.lr_scheduler_kwargs}, best checkpoint
+by validation {args.metric_for_best_model}, seed {args.seed}.
+"""
+    path = output_dir / "README.md"
+    path.write_text(card)
+    return path

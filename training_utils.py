@@ -1,0 +1,343 @@
+"""What `train_teacher.py` and `train_student.py` share: arguments, data loading, collation, metrics, reports.
+
+One preprocessing path for both scripts (and for `predict.py`): decode with `data.audio.load_audio`, crop to
+the training window, normalise with the model's saved feature extractor, pad in the collator.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
+from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainingArguments
+
+from data.audio import SAMPLING_RATE, AudioDecodeError, crop, load_audio, random_offset
+from data.cremad import EMOTIONS, SPLITS, CremaDError, PreparationReport, prepare_cremad, split_cremad
+
+logger = logging.getLogger(__name__)
+
+TRAINING_DATA_KEY = "training_data"
+"""Key in a saved model's config.json that records the data it was trained on (folder, split, seed, window)."""
+
+
+@dataclass
+class DataArguments:
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "Folder of CREMA-D clips: the official AudioWAV/ (or AudioFLAC/, or a synthetic corpus)."},
+    )
+    split: str = field(
+        default="stratified",
+        metadata={"help": f"One of {SPLITS}: the paper's random 80/20 by emotion, or no actor in two splits."},
+    )
+    test_size: float = field(default=0.2, metadata={"help": "Validation fraction (of clips, or of actors)."})
+    max_duration_s: float = field(
+        default=1.0,
+        metadata={
+            "help": "Training and evaluation window in seconds (the paper: 1.0). Clips are cut to their first "
+            "max_duration_s seconds (or a random window, see --train_crop); shorter clips are zero-padded."
+        },
+    )
+    train_crop: str = field(
+        default="start",
+        metadata={"help": "Window of each training clip: 'start' (the paper) or 'random' (a new one every epoch)."},
+    )
+    dataset_cache_dir: str | None = field(
+        default=None, metadata={"help": "Where the decoded-audio Arrow cache lives (default: the datasets cache)."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use only this many training clips (for quick runs)."}
+    )
+
+    def __post_init__(self):
+        if self.split not in SPLITS:
+            raise ValueError(f"--split must be one of {SPLITS}, got {self.split!r}")
+        if self.train_crop not in ("start", "random"):
+            raise ValueError(f"--train_crop must be 'start' or 'random', got {self.train_crop!r}")
+        if self.max_duration_s <= 0:
+            raise ValueError(f"--max_duration_s must be positive, got {self.max_duration_s}")
+
+    @property
+    def max_samples(self) -> int:
+        return int(round(self.max_duration_s * SAMPLING_RATE))
+
+
+@dataclass
+class PaperTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with the paper's recipe as defaults (every one can be overridden with its flag)."""
+
+    do_train: bool = field(default=True, metadata={"help": "Train (False: only evaluate the model as it is)."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "Initial learning rate (paper: Adam 1e-4)."})
+    weight_decay: float = field(default=1e-5, metadata={"help": "Weight decay (paper: 1e-5)."})
+    num_train_epochs: float = field(default=200.0, metadata={"help": "Maximum epochs (paper: 200, early stopping)."})
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device (paper: 32)."})
+    per_device_eval_batch_size: int = field(default=32, metadata={"help": "Evaluation batch size per device."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate every epoch (for plateau and stopping)."})
+    save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch (resumable)."})
+    logging_strategy: str = field(default="epoch", metadata={"help": "Log the training loss every epoch."})
+    lr_scheduler_type: str = field(
+        default="reduce_lr_on_plateau", metadata={"help": "Paper: ReduceLROnPlateau on the validation loss."}
+    )
+    lr_scheduler_kwargs: dict | str | None = field(
+        default_factory=lambda: {"patience": 5, "factor": 0.5},
+        metadata={"help": "Scheduler arguments as JSON (paper: patience 5, factor 0.5)."},
+    )
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Keep the best checkpoint (paper)."})
+    metric_for_best_model: str | None = field(
+        default="loss", metadata={"help": "Metric of the best checkpoint, the plateau and early stopping."}
+    )
+    greater_is_better: bool | None = field(default=False, metadata={"help": "Whether a larger metric is better."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept: the best and the last."})
+    seed: int = field(default=42, metadata={"help": "Random seed (paper: 42); also the split's seed."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Must stay False: the audio column is decoded on the fly."}
+    )
+    early_stopping_patience: int = field(
+        default=20, metadata={"help": "Stop after this many evaluations without improvement (paper: 20; 0: off)."}
+    )
+
+    def __post_init__(self):
+        if self.output_dir is None:
+            raise ValueError("--output_dir is required: the folder where the model and its metrics are written")
+        super().__post_init__()
+        if self.remove_unused_columns:
+            raise ValueError("--remove_unused_columns must be False: the audio column is decoded by a transform")
+
+
+def setup_logging(training_args: TrainingArguments) -> None:
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    level = training_args.get_process_log_level()
+    for name in (__name__, "data", "train_teacher", "train_student", "distillation"):
+        logging.getLogger(name).setLevel(level)
+    datasets.utils.logging.set_verbosity(level)
+
+
+def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDict, PreparationReport]:
+    """The train/validation splits, with one clear error (naming the flag) for any folder or split that cannot work."""
+    if not data_args.data_dir:
+        raise SystemExit("error: --data_dir is required (the folder of CREMA-D clips, e.g. CREMA-D/AudioWAV)")
+    try:
+        corpus, report = prepare_cremad(data_args.data_dir, data_args.dataset_cache_dir)
+        splits = split_cremad(corpus, data_args.split, data_args.test_size, seed)
+    except (FileNotFoundError, CremaDError, ValueError) as error:
+        raise SystemExit(f"error: --data_dir {data_args.data_dir}: {error}") from None
+    if data_args.max_train_samples is not None:
+        splits["train"] = splits["train"].shuffle(seed=seed).select(range(min(data_args.max_train_samples, len(splits["train"]))))
+    for name, part in splits.items():
+        if len(part) == 0:
+            raise SystemExit(f"error: the {name} split of {data_args.data_dir} is empty (--split {data_args.split})")
+    log = logger.warning if report.skipped else logger.info
+    log("%s: %s", data_args.data_dir, report.summary())
+    logger.info("split %r (seed %d): %d train, %d validation clips", data_args.split, seed, *map(len, splits.values()))
+    return splits, report
+
+
+def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict, seed: int) -> dict[str, Any]:
+    """What a saved model records about its data, so a student can check it learns from the same split."""
+    return {
+        "data_dir": str(Path(data_args.data_dir).resolve()),
+        "split": data_args.split,
+        "test_size": data_args.test_size,
+        "seed": seed,
+        "max_duration_s": data_args.max_duration_s,
+        "train_crop": data_args.train_crop,
+        "num_train": len(splits["train"]),
+        "num_validation": len(splits["validation"]),
+        "validation_actors": sorted(set(splits["validation"]["actor_id"])),
+    }
+
+
+class AudioTransform:
+    """`Dataset.set_transform` callable: decode, crop to the window, normalise with the feature extractor.
+
+    Decoding happens here, on the fly, from the Arrow cache: nothing decoded is held in memory between batches.
+    `extra` maps a clip id to additional per-clip targets (the teacher's logits for distillation)."""
+
+    def __init__(
+        self,
+        feature_extractor: FeatureExtractionMixin,
+        max_samples: int,
+        random_crop: bool = False,
+        seed: int = 0,
+        extra: dict[str, dict[str, np.ndarray]] | None = None,
+    ):
+        self.feature_extractor = feature_extractor
+        self.max_samples = max_samples
+        self.random_crop = random_crop
+        self.rng = np.random.default_rng(seed)
+        self.extra = extra or {}
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        clips = []
+        for audio in batch["audio"]:
+            waveform = load_audio(audio)
+            offset = random_offset(waveform.size, self.max_samples, self.rng) if self.random_crop else 0
+            clips.append(crop(waveform, self.max_samples, offset))
+        features = self.feature_extractor(clips, sampling_rate=SAMPLING_RATE, return_attention_mask=False)
+        output = {"input_values": list(features["input_values"]), "labels": list(batch["label"])}
+        for name, values in self.extra.items():
+            output[name] = [values[clip_id] for clip_id in batch["id"]]
+        return output
+
+
+class AudioCollator:
+    """Pads a list of normalised clips to the longest; an attention mask only for models that take one."""
+
+    def __init__(self, feature_extractor: FeatureExtractionMixin):
+        self.feature_extractor = feature_extractor
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        batch = self.feature_extractor.pad(
+            {"input_values": [np.asarray(f["input_values"], dtype=np.float32) for f in features]},
+            return_attention_mask=bool(self.feature_extractor.return_attention_mask),
+            return_tensors="pt",
+        )
+        batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        for key in features[0].keys() - {"input_values", "labels"}:
+            batch[key] = torch.tensor(np.stack([f[key] for f in features]), dtype=torch.float32)
+        return dict(batch)
+
+
+def set_transforms(
+    splits: datasets.DatasetDict,
+    feature_extractor: FeatureExtractionMixin,
+    data_args: DataArguments,
+    seed: int,
+    train_extra: dict[str, dict[str, np.ndarray]] | None = None,
+) -> None:
+    """Training clips get the training crop (and any extra targets); validation clips always the first window."""
+    random_crop = data_args.train_crop == "random"
+    splits["train"].set_transform(AudioTransform(feature_extractor, data_args.max_samples, random_crop, seed, train_extra))
+    splits["validation"].set_transform(AudioTransform(feature_extractor, data_args.max_samples))
+
+
+def compute_metrics(eval_pred) -> dict[str, float]:
+    """Accuracy, unweighted average recall (UAR), macro precision/recall/F1 and per-class recall, by scikit-learn."""
+    logits, labels = eval_pred.predictions, eval_pred.label_ids
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    predictions = np.argmax(logits, axis=-1)
+    classes = list(range(logits.shape[-1]))
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        labels, predictions, labels=classes, average="macro", zero_division=0
+    )
+    per_class = precision_recall_fscore_support(labels, predictions, labels=classes, average=None, zero_division=0)[1]
+    metrics = {
+        "accuracy": float(np.mean(predictions == labels)),
+        "uar": float(balanced_accuracy_score(labels, predictions)),
+        "macro_precision": float(precision),
+        "macro_recall": float(recall),
+        "macro_f1": float(f1),
+    }
+    names = EMOTIONS if len(classes) == len(EMOTIONS) else [str(c) for c in classes]
+    metrics.update({f"recall_{name}": float(value) for name, value in zip(names, per_class)})
+    return metrics
+
+
+class MeanLossTrainer(Trainer):
+    """A `Trainer` told that the model's loss is already a batch mean.
+
+    transformers assumes a model whose `forward` takes `**kwargs` normalises its loss by `num_items_in_batch`
+    itself, and then neither divides it by the gradient-accumulation steps nor leaves it alone across processes
+    (it multiplies by the world size). Audio classifiers return a plain mean cross-entropy, so both corrections
+    are needed: with this flag off the loss has the same scale for any accumulation and any number of processes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model_accepts_loss_kwargs = False
+
+
+def early_stopping_callbacks(training_args: PaperTrainingArguments) -> list:
+    if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
+        return [EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience)]
+    return []
+
+
+def train_and_evaluate(trainer: Trainer, training_args: TrainingArguments, labels: list[str]) -> dict[str, float]:
+    """Train (resuming if asked), save the model, evaluate, and write metrics and the confusion matrix."""
+    if training_args.do_train:
+        result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()
+        trainer.log_metrics("train", result.metrics)
+        trainer.save_metrics("train", result.metrics)
+        trainer.save_state()
+    prediction = trainer.predict(trainer.eval_dataset, metric_key_prefix="eval")
+    metrics = prediction.metrics
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+    if trainer.is_world_process_zero():
+        predictions = np.argmax(prediction.predictions, axis=-1)
+        save_confusion_matrix(prediction.label_ids, predictions, labels, Path(training_args.output_dir))
+    return metrics
+
+
+def save_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: list[str], output_dir: Path) -> np.ndarray:
+    """`confusion_matrix.json` (rows: true emotion, columns: predicted) and the same as a readable PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = confusion_matrix(labels, predictions, labels=list(range(len(names))))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "confusion_matrix.json").write_text(
+        json.dumps({"labels": names, "rows": "true", "columns": "predicted", "matrix": matrix.tolist()}, indent=1)
+    )
+    figure, axes = plt.subplots(figsize=(6.4, 5.6))
+    image = axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(names)), names, rotation=35, ha="right")
+    axes.set_yticks(range(len(names)), names)
+    axes.set_xlabel("predicted emotion")
+    axes.set_ylabel("true emotion")
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    axes.set_title(f"Validation confusion matrix ({matrix.sum()} clips, accuracy {accuracy:.3f})")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (row, column), count in np.ndenumerate(matrix):
+        axes.text(column, row, str(count), ha="center", va="center", color="white" if count > threshold else "black")
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.tight_layout()
+    figure.savefig(output_dir / "confusion_matrix.png", dpi=120)
+    plt.close(figure)
+    return matrix
+
+
+def parse_args(parser, argv: list[str] | None):
+    """`script.py args.json` or flags, as in the transformers examples."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def dataclass_dict(instance) -> dict:
+    return asdict(instance)
+
+
+def skip_report(report: PreparationReport) -> dict:
+    return {"used": report.used, "skipped": [list(item) for item in report.skipped]}
+
+
+__all__ = [
+    "AudioCollator",
+    "AudioDecodeError",
+    "AudioTransform",
+    "DataArguments",
+    "PaperTrainingArguments",
+    "compute_metrics",
+    "load_splits",
+    "save_confusion_matrix",
+    "set_transforms",
+    "train_and_evaluate",
+]
