@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from transformers import PreTrainedModel, TrainingArguments
 
 PAPER = {"teacher": 0.624, "student": 0.389, "distilled": 0.455}
@@ -63,7 +65,7 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     if teacher:
         rows.append(_row(f"teacher ({distillation['teacher_model_type']})", teacher))
     card = f"""---
-{json.dumps(metadata, indent=1)[1:-1].strip()}
+{yaml.safe_dump(metadata, sort_keys=False).strip()}
 ---
 
 # LiteCNN for speech emotion recognition (CREMA-D)

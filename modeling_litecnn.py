@@ -28,6 +28,13 @@ except ImportError:  # from this repository
     from configuration_litecnn import LiteCNNConfig
 
 
+AUTO_MAP = {
+    "AutoConfig": "configuration_litecnn.LiteCNNConfig",
+    "AutoModel": "modeling_litecnn.LiteCNNModel",
+    "AutoModelForAudioClassification": "modeling_litecnn.LiteCNNForAudioClassification",
+}
+
+
 class LiteCNNStem(nn.Module):
     """Conv1d(kernel 80, stride 2) + BatchNorm + ReLU on the waveform, then an optional max-pool."""
 
@@ -63,6 +70,14 @@ class LiteCNNPreTrainedModel(PreTrainedModel):
     base_model_prefix = "litecnn"
     main_input_name = "input_values"
     supports_gradient_checkpointing = False
+    # The loss is a batch mean: the Trainer must scale it for gradient accumulation and leave it alone across processes.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: LiteCNNConfig, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        # Whichever class is saved, config.json names both, so `AutoModel` and `AutoModelForAudioClassification`
+        # load any exported folder with `trust_remote_code=True`.
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **AUTO_MAP}
 
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, nn.Conv1d):

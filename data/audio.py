@@ -53,7 +53,8 @@ def read_audio(source: AudioSource) -> tuple[np.ndarray, int]:
     try:
         samples, rate = sf.read(handle, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        raise AudioDecodeError(name, f"cannot decode audio ({error})") from None
+        detail = getattr(error, "error_string", None) or str(error).rsplit(": ", 1)[-1]
+        raise AudioDecodeError(name, f"cannot decode audio ({detail})") from None
     return samples, rate
 
 

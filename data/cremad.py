@@ -273,7 +273,10 @@ def split_cremad(
     if not 0 < test_size < 1:
         raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
     if split == "stratified":
-        parts = corpus.train_test_split(test_size=test_size, stratify_by_column="label", seed=seed)
+        try:
+            parts = corpus.train_test_split(test_size=test_size, stratify_by_column="label", seed=seed)
+        except ValueError as error:  # too few clips to put every emotion in both splits
+            raise CremaDError(f"cannot split {len(corpus)} clips stratified by emotion: {error}") from None
         return datasets.DatasetDict(train=parts["train"], validation=parts["test"])
     validation_actors = speaker_split_actors(corpus, test_size, seed)
     actors = np.asarray(corpus["actor_id"])

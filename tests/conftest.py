@@ -1,0 +1,81 @@
+"""Shared fixtures: a synthetic CREMA-D corpus, a tiny teacher and a distilled student, built once per session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the hub is unreachable here: fail fast instead of retrying
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+REAL_CREMAD = ROOT.parent / "shared" / "datasets" / "crema-d" / "AudioFLAC"
+TINY_WAV2VEC2 = ROOT / "tests" / "fixtures" / "tiny_wav2vec2.json"
+
+# A run short enough for the suite: tiny models, a few epochs, no checkpoints beyond what a test needs.
+QUICK = ["--disable_tqdm", "true", "--report_to", "none", "--save_total_limit", "1", "--dataloader_pin_memory", "false"]
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    """12 actors x 4 sentences x 6 emotions = 288 synthetic clips, with VideoDemographics.csv beside them."""
+    from data.synthetic import write_corpus
+
+    return write_corpus(tmp_path_factory.mktemp("synthetic"), actors=12, sentences=4, seed=0)
+
+
+@pytest.fixture(scope="session")
+def dataset_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("datasets_cache"))
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(corpus_dir, dataset_cache, tmp_path_factory) -> tuple[Path, dict]:
+    """A tiny wav2vec2 trained from scratch on the synthetic corpus: (its folder, its final metrics)."""
+    import train_teacher
+
+    output = tmp_path_factory.mktemp("teacher")
+    metrics = train_teacher.main(
+        [
+            "--config_name", str(TINY_WAV2VEC2),
+            "--data_dir", str(corpus_dir),
+            "--dataset_cache_dir", dataset_cache,
+            "--output_dir", str(output),
+            "--num_train_epochs", "30",
+            "--learning_rate", "3e-3",
+            *QUICK,
+        ]
+    )
+    return output, metrics
+
+
+@pytest.fixture(scope="session")
+def distilled_student(tiny_teacher, corpus_dir, dataset_cache, tmp_path_factory) -> tuple[Path, dict]:
+    """LiteCNN distilled from the tiny teacher: (its exported folder, its final metrics)."""
+    import train_student
+
+    output = tmp_path_factory.mktemp("student")
+    metrics = train_student.main(
+        [
+            "--teacher", str(tiny_teacher[0]),
+            "--data_dir", str(corpus_dir),
+            "--dataset_cache_dir", dataset_cache,
+            "--output_dir", str(output),
+            "--num_train_epochs", "12",
+            "--learning_rate", "1e-3",
+            *QUICK,
+        ]
+    )
+    return output, metrics
+
+
+@pytest.fixture
+def real_cremad() -> Path:
+    if not REAL_CREMAD.is_dir():
+        pytest.skip(f"real CREMA-D subset not found at {REAL_CREMAD}")
+    return REAL_CREMAD
