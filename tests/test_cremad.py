@@ -139,7 +139,7 @@ def test_bad_clips_are_counted_and_named_not_dropped_silently(tmp_path, caplog):
         ("1001_WSI_SAD_XX.wav", "silent"),
         ("1001_WSI_HAP_XX.wav", "empty"),
         ("1001_WSI_FEA_XX.wav", "too short"),
-        ("1001_WSI_DIS_XX.wav", "NaN"),
+        ("1001_WSI_DIS_XX.wav", "contains 1 NaN"),
         ("my_recording.wav", "not a CREMA-D name"),
         ("1001_WSI_XYZ_XX.wav", "unknown emotion code"),
     ]:
