@@ -57,6 +57,12 @@ class StudentModelArguments:
                   "output). Without it the student trains from scratch with cross-entropy."},
     )
     teacher_batch_size: int = field(default=32, metadata={"help": "Batch size of the one teacher pass over the data."})
+    teacher_max_duration_s: float | None = field(
+        default=None,
+        metadata={"help": "Window the teacher hears when its logits are computed (default: the window it was trained "
+                  "on, as recorded in its config, else --max_duration_s). A teacher that hears more of each clip "
+                  "than the student passes on what the student's window misses."},
+    )
     student_config: str | None = field(
         default=None, metadata={"help": "A LiteCNN config.json to start from (the flags below override it)."}
     )
@@ -71,7 +77,7 @@ class StudentModelArguments:
     classifier_dropout: float | None = field(default=None, metadata={"help": "Classifier dropout (default 0.2)."})
 
     def config_overrides(self) -> dict:
-        architecture = {f.name for f in fields(self)} - {"teacher", "teacher_batch_size", "student_config"}
+        architecture = {f.name for f in fields(self)} - {"teacher", "teacher_batch_size", "teacher_max_duration_s", "student_config"}
         return {name: getattr(self, name) for name in sorted(architecture) if getattr(self, name) is not None}
 
 
@@ -139,16 +145,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     extra, distilled_from = None, None
     if model_args.teacher:
         teacher, teacher_extractor = load_teacher(model_args.teacher, labels, data_record)
+        teacher_window = model_args.teacher_max_duration_s or (
+            getattr(teacher.config, TRAINING_DATA_KEY, None) or {}
+        ).get("max_duration_s", data_args.max_duration_s)
         with training_args.main_process_first(desc="teacher logits"):
             logits, cache_file, reused = cached_teacher_logits(
-                Path(model_args.teacher), teacher, teacher_extractor, splits["train"], data_args.max_samples,
-                model_args.teacher_batch_size,
+                Path(model_args.teacher), teacher, teacher_extractor, splits["train"],
+                int(round(teacher_window * SAMPLING_RATE)), model_args.teacher_batch_size,
             )
         extra = {TEACHER_LOGITS: logits}
         distilled_from = {
             "teacher": model_args.teacher,
             "teacher_model_type": teacher.config.model_type,
             "teacher_parameters": teacher.num_parameters(),
+            "teacher_max_duration_s": teacher_window,
             "alpha": training_args.alpha,
             "temperature": training_args.temperature,
             "teacher_logits_cache": str(cache_file),

@@ -29,6 +29,7 @@ from transformers import (
     set_seed,
 )
 
+import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes: a LiteCNN can be a teacher too)
 from data.audio import SAMPLING_RATE
 from data.cremad import EMOTIONS
 from training_utils import (

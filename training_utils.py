@@ -269,6 +269,7 @@ def train_and_evaluate(trainer: Trainer, training_args: TrainingArguments, label
     """Train (resuming if asked), save the model, evaluate, and write metrics and the confusion matrix."""
     if training_args.do_train:
         result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        result.metrics["world_size"] = training_args.world_size
         trainer.save_model()
         trainer.log_metrics("train", result.metrics)
         trainer.save_metrics("train", result.metrics)

@@ -1,0 +1,80 @@
+"""The distillation loss, checked against the formula written out independently."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from distillation import DistillationTrainingArguments, distillation_loss
+
+
+def _batch(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    student = torch.randn(8, 6, generator=generator, dtype=torch.float64)
+    teacher = 3 * torch.randn(8, 6, generator=generator, dtype=torch.float64)
+    labels = torch.randint(0, 6, (8,), generator=generator)
+    return student, teacher, labels
+
+
+def _by_hand(student, teacher, labels, alpha, temperature):
+    """The paper's loss from its definition: sum_c p_t log(p_t / p_s) per clip, averaged; CE averaged."""
+    p_student = torch.softmax(student / temperature, dim=-1)
+    p_teacher = torch.softmax(teacher / temperature, dim=-1)
+    kl = (p_teacher * (p_teacher.log() - p_student.log())).sum(-1).mean()
+    ce = -torch.log(torch.softmax(student, dim=-1)[torch.arange(len(labels)), labels]).mean()
+    return alpha * ce + (1 - alpha) * temperature**2 * kl
+
+
+@pytest.mark.parametrize(("alpha", "temperature"), [(0.5, 2.0), (0.2, 4.0), (0.9, 1.0)])
+def test_matches_the_formula(alpha, temperature):
+    student, teacher, labels = _batch()
+    torch.testing.assert_close(
+        distillation_loss(student, teacher, labels, alpha, temperature), _by_hand(student, teacher, labels, alpha, temperature)
+    )
+
+
+def test_alpha_one_is_cross_entropy_and_ignores_the_teacher():
+    student, teacher, labels = _batch()
+    expected = torch.nn.functional.cross_entropy(student, labels)
+    torch.testing.assert_close(distillation_loss(student, teacher, labels, alpha=1.0), expected)
+    torch.testing.assert_close(distillation_loss(student, -teacher, labels, alpha=1.0), expected)
+
+
+def test_alpha_below_one_depends_on_the_teacher():
+    student, teacher, labels = _batch()
+    assert not torch.isclose(distillation_loss(student, teacher, labels), distillation_loss(student, -teacher, labels))
+
+
+def test_equal_logits_give_zero_kl():
+    student, _, labels = _batch()
+    torch.testing.assert_close(distillation_loss(student, student.clone(), labels, alpha=0.0), torch.tensor(0.0, dtype=torch.float64))
+
+
+def test_soft_term_scales_with_t_squared():
+    """With alpha 0 the loss is T^2 * KL(T): check the factor against the KL at that temperature computed directly."""
+    student, teacher, labels = _batch(1)
+    for temperature in (1.0, 2.0, 5.0):
+        kl = torch.nn.functional.kl_div(
+            torch.log_softmax(student / temperature, -1), torch.softmax(teacher / temperature, -1), reduction="batchmean"
+        )
+        torch.testing.assert_close(distillation_loss(student, teacher, labels, 0.0, temperature), temperature**2 * kl)
+
+
+def test_gradient_equals_autograd_of_the_written_out_formula():
+    student, teacher, labels = _batch(2)
+    ours = student.clone().requires_grad_(True)
+    reference = student.clone().requires_grad_(True)
+    distillation_loss(ours, teacher, labels, 0.5, 2.0).backward()
+    _by_hand(reference, teacher, labels, 0.5, 2.0).backward()
+    torch.testing.assert_close(ours.grad, reference.grad)
+    # and the closed form: d/ds of T^2 KL(T) per clip is T (p_s - p_t); of CE is (softmax(s) - onehot); both / batch
+    p_s, p_t = torch.softmax(student / 2.0, -1), torch.softmax(teacher / 2.0, -1)
+    onehot = torch.nn.functional.one_hot(labels, 6).double()
+    closed = (0.5 * (torch.softmax(student, -1) - onehot) + 0.5 * 2.0 * (p_s - p_t)) / len(labels)
+    torch.testing.assert_close(ours.grad, closed)
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [("alpha", 1.5, "--alpha"), ("temperature", 0.0, "--temperature")])
+def test_bad_arguments(tmp_path, flag, value, message):
+    with pytest.raises(ValueError, match=message):
+        DistillationTrainingArguments(output_dir=str(tmp_path), **{flag: value})
