@@ -89,7 +89,9 @@ def file_digest(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def teacher_logits_key(teacher_dir: Path, feature_extractor: FeatureExtractionMixin, max_samples: int, dataset: datasets.Dataset) -> str:
+def teacher_logits_key(
+    teacher_dir: Path, feature_extractor: FeatureExtractionMixin, max_samples: int, dataset: datasets.Dataset
+) -> str:
     """Changes with the teacher's weights, its preprocessing, the window, and the clips (their ids and audio)."""
     weights = sorted(teacher_dir.glob("*.safetensors")) or sorted(teacher_dir.glob("*.bin"))
     if not weights:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import yaml
-
 from transformers import PreTrainedModel, TrainingArguments
 
 PAPER = {"teacher": 0.624, "student": 0.389, "distilled": 0.455}
@@ -47,7 +46,11 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
             {
                 "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
                 "dataset": {"type": "crema-d", "name": "CREMA-D", "split": f"validation ({data.get('split', '?')})"},
-                "metrics": [{"type": key, "value": round(student[key], 4), "name": name} for key, name in METRICS if key in student],
+                "metrics": [
+                    {"type": key, "value": round(student[key], 4), "name": name}
+                    for key, name in METRICS
+                    if key in student
+                ],
             }
         ],
     }

@@ -18,6 +18,8 @@ from transformers import (
     AutoModel,
     AutoModelForAudioClassification,
     PreTrainedModel,
+)
+from transformers import (
     initialization as init,
 )
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
@@ -55,7 +57,9 @@ class LiteCNNBlock(nn.Module):
     def __init__(self, config: LiteCNNConfig, in_channels: int, out_channels: int):
         super().__init__()
         kernel = config.block_kernel_size
-        self.depthwise = nn.Conv1d(in_channels, in_channels, kernel, padding=kernel // 2, groups=in_channels, bias=False)
+        self.depthwise = nn.Conv1d(
+            in_channels, in_channels, kernel, padding=kernel // 2, groups=in_channels, bias=False
+        )
         self.pointwise = nn.Conv1d(in_channels, out_channels, 1, bias=False)
         self.norm = nn.BatchNorm1d(out_channels, eps=config.batch_norm_eps)
         self.pool = nn.MaxPool1d(config.pool_kernel_size, config.pool_stride)

@@ -53,15 +53,19 @@ logger = logging.getLogger("train_student")
 class StudentModelArguments:
     teacher: str | None = field(
         default=None,
-        metadata={"help": "Folder of the teacher (any AutoModelForAudioClassification, e.g. train_teacher.py's "
-                  "output). Without it the student trains from scratch with cross-entropy."},
+        metadata={
+            "help": "Folder of the teacher (any AutoModelForAudioClassification, e.g. train_teacher.py's "
+            "output). Without it the student trains from scratch with cross-entropy."
+        },
     )
     teacher_batch_size: int = field(default=32, metadata={"help": "Batch size of the one teacher pass over the data."})
     teacher_max_duration_s: float | None = field(
         default=None,
-        metadata={"help": "Window the teacher hears when its logits are computed (default: the window it was trained "
-                  "on, as recorded in its config, else --max_duration_s). A teacher that hears more of each clip "
-                  "than the student passes on what the student's window misses."},
+        metadata={
+            "help": "Window the teacher hears when its logits are computed (default: the window it was trained "
+            "on, as recorded in its config, else --max_duration_s). A teacher that hears more of each clip "
+            "than the student passes on what the student's window misses."
+        },
     )
     student_config: str | None = field(
         default=None, metadata={"help": "A LiteCNN config.json to start from (the flags below override it)."}
@@ -73,11 +77,18 @@ class StudentModelArguments:
     )
     block_kernel_size: int | None = field(default=None, metadata={"help": "Depthwise kernel (default 3)."})
     pooling: str | None = field(default=None, metadata={"help": "Global pooling: mean (default) or mean_std."})
-    classifier_hidden_size: int | None = field(default=None, metadata={"help": "Classifier hidden units (default 3928)."})
+    classifier_hidden_size: int | None = field(
+        default=None, metadata={"help": "Classifier hidden units (default 3928)."}
+    )
     classifier_dropout: float | None = field(default=None, metadata={"help": "Classifier dropout (default 0.2)."})
 
     def config_overrides(self) -> dict:
-        architecture = {f.name for f in fields(self)} - {"teacher", "teacher_batch_size", "teacher_max_duration_s", "student_config"}
+        architecture = {f.name for f in fields(self)} - {
+            "teacher",
+            "teacher_batch_size",
+            "teacher_max_duration_s",
+            "student_config",
+        }
         return {name: getattr(self, name) for name in sorted(architecture) if getattr(self, name) is not None}
 
 
@@ -85,7 +96,9 @@ def build_student(model_args: StudentModelArguments, labels: list[str]) -> LiteC
     label_kwargs = {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
     try:
         if model_args.student_config:
-            config = LiteCNNConfig.from_pretrained(model_args.student_config, **model_args.config_overrides(), **label_kwargs)
+            config = LiteCNNConfig.from_pretrained(
+                model_args.student_config, **model_args.config_overrides(), **label_kwargs
+            )
         else:
             config = LiteCNNConfig(**model_args.config_overrides(), **label_kwargs)
     except (ValueError, OSError) as error:
@@ -114,7 +127,9 @@ def load_teacher(teacher_dir: str, labels: list[str], data_record: dict):
         )
     recorded = getattr(config, TRAINING_DATA_KEY, None)
     if recorded is None:
-        logger.warning("--teacher %s does not record its training split: make sure it never saw the validation clips", teacher_dir)
+        logger.warning(
+            "--teacher %s does not record its training split: make sure it never saw the validation clips", teacher_dir
+        )
     else:
         mismatched = [k for k in ("split", "test_size", "seed", "num_validation") if recorded.get(k) != data_record[k]]
         if mismatched:
@@ -150,8 +165,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         ).get("max_duration_s", data_args.max_duration_s)
         with training_args.main_process_first(desc="teacher logits"):
             logits, cache_file, reused = cached_teacher_logits(
-                Path(model_args.teacher), teacher, teacher_extractor, splits["train"],
-                int(round(teacher_window * SAMPLING_RATE)), model_args.teacher_batch_size,
+                Path(model_args.teacher),
+                teacher,
+                teacher_extractor,
+                splits["train"],
+                int(round(teacher_window * SAMPLING_RATE)),
+                model_args.teacher_batch_size,
             )
         extra = {TEACHER_LOGITS: logits}
         distilled_from = {
@@ -170,7 +189,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     setattr(model.config, TRAINING_DATA_KEY, data_record)
     model.config.distillation = distilled_from
     set_transforms(splits, feature_extractor, data_args, training_args.seed, extra)
-    logger.info("student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if extra else "from scratch")
+    logger.info(
+        "student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if extra else "from scratch"
+    )
 
     trainer = StudentTrainer(
         model=model,
@@ -215,4 +236,3 @@ def check_hub_access(hub_model_id: str | None) -> None:
 
 if __name__ == "__main__":
     main()
-

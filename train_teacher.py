@@ -65,7 +65,9 @@ class TeacherModelArguments:
     )
     config_name: str | None = field(
         default=None,
-        metadata={"help": "A config.json to train from scratch instead (no download), e.g. tests/fixtures/tiny_wav2vec2.json."},
+        metadata={
+            "help": "A config.json to train from scratch instead (no download), e.g. tests/fixtures/tiny_wav2vec2.json."
+        },
     )
     freeze_feature_encoder: bool = field(
         default=True, metadata={"help": "Freeze the convolutional feature encoder of wav2vec2-like models."}
@@ -73,7 +75,9 @@ class TeacherModelArguments:
     model_cache_dir: str | None = field(default=None, metadata={"help": "Where downloaded checkpoints are stored."})
 
 
-def build_teacher(model_args: TeacherModelArguments, labels: list[str]) -> tuple[PreTrainedModel, Wav2Vec2FeatureExtractor]:
+def build_teacher(
+    model_args: TeacherModelArguments, labels: list[str]
+) -> tuple[PreTrainedModel, Wav2Vec2FeatureExtractor]:
     """The model with a fresh `len(labels)`-way head, and its feature extractor; one clear error when offline."""
     label_kwargs = {
         "num_labels": len(labels),
@@ -105,15 +109,21 @@ def build_teacher(model_args: TeacherModelArguments, labels: list[str]) -> tuple
                 "unreachable, pass a local folder with --model_name_or_path, or train from scratch with "
                 "--config_name CONFIG.json (e.g. tests/fixtures/tiny_wav2vec2.json)."
             ) from None
-        old_labels = getattr(original, "id2label", None)
-        if any(arch.endswith(("SequenceClassification", "AudioClassification")) for arch in original.architectures or []):
-            if list((old_labels or {}).values()) != labels:
-                logger.warning(
-                    "%s has a %d-way classifier (%s); it is replaced by a new %d-way head for %s",
-                    name, original.num_labels, list((old_labels or {}).values()), len(labels), labels,
-                )
+        old_labels = list((getattr(original, "id2label", None) or {}).values())
+        is_classifier = any(arch.endswith("Classification") for arch in original.architectures or [])
+        if is_classifier and old_labels != labels:
+            logger.warning(
+                "%s has a %d-way classifier (%s): it is replaced by a new %d-way head for %s",
+                name,
+                len(old_labels),
+                old_labels,
+                len(labels),
+                labels,
+            )
     if getattr(feature_extractor, "sampling_rate", SAMPLING_RATE) != SAMPLING_RATE:
-        raise SystemExit(f"error: the feature extractor expects {feature_extractor.sampling_rate} Hz, the data is 16 kHz")
+        raise SystemExit(
+            f"error: the feature extractor expects {feature_extractor.sampling_rate} Hz, the data is 16 kHz"
+        )
     if model_args.freeze_feature_encoder and hasattr(model, "freeze_feature_encoder"):
         model.freeze_feature_encoder()
     return model, feature_extractor

@@ -135,7 +135,9 @@ def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDi
     except (FileNotFoundError, CremaDError, ValueError) as error:
         raise SystemExit(f"error: --data_dir {data_args.data_dir}: {error}") from None
     if data_args.max_train_samples is not None:
-        splits["train"] = splits["train"].shuffle(seed=seed).select(range(min(data_args.max_train_samples, len(splits["train"]))))
+        splits["train"] = (
+            splits["train"].shuffle(seed=seed).select(range(min(data_args.max_train_samples, len(splits["train"]))))
+        )
     for name, part in splits.items():
         if len(part) == 0:
             raise SystemExit(f"error: the {name} split of {data_args.data_dir} is empty (--split {data_args.split})")
@@ -220,7 +222,9 @@ def set_transforms(
 ) -> None:
     """Training clips get the training crop (and any extra targets); validation clips always the first window."""
     random_crop = data_args.train_crop == "random"
-    splits["train"].set_transform(AudioTransform(feature_extractor, data_args.max_samples, random_crop, seed, train_extra))
+    splits["train"].set_transform(
+        AudioTransform(feature_extractor, data_args.max_samples, random_crop, seed, train_extra)
+    )
     splits["validation"].set_transform(AudioTransform(feature_extractor, data_args.max_samples))
 
 
@@ -284,7 +288,9 @@ def train_and_evaluate(trainer: Trainer, training_args: TrainingArguments, label
     return metrics
 
 
-def save_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: list[str], output_dir: Path) -> np.ndarray:
+def save_confusion_matrix(
+    labels: np.ndarray, predictions: np.ndarray, names: list[str], output_dir: Path
+) -> np.ndarray:
     """`confusion_matrix.json` (rows: true emotion, columns: predicted) and the same as a readable PNG."""
     import matplotlib
 

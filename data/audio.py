@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Union
 
 import numpy as np
 import soundfile as sf
@@ -24,7 +23,7 @@ MIN_DURATION_S = 0.1
 SILENCE_RMS = 1e-5
 """Below -100 dBFS a clip is digital silence: its zero-mean unit-variance normalisation would divide by ~0."""
 
-AudioSource = Union[str, os.PathLike, bytes, dict]
+AudioSource = str | os.PathLike | bytes | dict
 
 
 class AudioDecodeError(ValueError):

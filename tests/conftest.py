@@ -18,7 +18,16 @@ REAL_CREMAD = ROOT.parent / "shared" / "datasets" / "crema-d" / "AudioFLAC"
 TINY_WAV2VEC2 = ROOT / "tests" / "fixtures" / "tiny_wav2vec2.json"
 
 # A run short enough for the suite: tiny models, a few epochs, no checkpoints beyond what a test needs.
-QUICK = ["--disable_tqdm", "true", "--report_to", "none", "--save_total_limit", "1", "--dataloader_pin_memory", "false"]
+QUICK = [
+    "--disable_tqdm",
+    "true",
+    "--report_to",
+    "none",
+    "--save_total_limit",
+    "1",
+    "--dataloader_pin_memory",
+    "false",
+]
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +51,18 @@ def tiny_teacher(corpus_dir, dataset_cache, tmp_path_factory) -> tuple[Path, dic
     output = tmp_path_factory.mktemp("teacher")
     metrics = train_teacher.main(
         [
-            "--config_name", str(TINY_WAV2VEC2),
-            "--data_dir", str(corpus_dir),
-            "--dataset_cache_dir", dataset_cache,
-            "--output_dir", str(output),
-            "--num_train_epochs", "30",
-            "--learning_rate", "3e-3",
+            "--config_name",
+            str(TINY_WAV2VEC2),
+            "--data_dir",
+            str(corpus_dir),
+            "--dataset_cache_dir",
+            dataset_cache,
+            "--output_dir",
+            str(output),
+            "--num_train_epochs",
+            "30",
+            "--learning_rate",
+            "3e-3",
             *QUICK,
         ]
     )
@@ -62,12 +77,18 @@ def distilled_student(tiny_teacher, corpus_dir, dataset_cache, tmp_path_factory)
     output = tmp_path_factory.mktemp("student")
     metrics = train_student.main(
         [
-            "--teacher", str(tiny_teacher[0]),
-            "--data_dir", str(corpus_dir),
-            "--dataset_cache_dir", dataset_cache,
-            "--output_dir", str(output),
-            "--num_train_epochs", "12",
-            "--learning_rate", "1e-3",
+            "--teacher",
+            str(tiny_teacher[0]),
+            "--data_dir",
+            str(corpus_dir),
+            "--dataset_cache_dir",
+            dataset_cache,
+            "--output_dir",
+            str(output),
+            "--num_train_epochs",
+            "12",
+            "--learning_rate",
+            "1e-3",
             *QUICK,
         ]
     )

@@ -61,7 +61,12 @@ def test_flac_and_bytes_decode_the_same(tmp_path):
         (lambda p: sf.write(p, np.array([0.3], dtype=np.float32), SAMPLING_RATE), "too short"),
         (lambda p: sf.write(p, np.zeros(SAMPLING_RATE, dtype=np.float32), SAMPLING_RATE), "silent"),
         (
-            lambda p: sf.write(p, np.where(np.arange(SAMPLING_RATE) == 7, np.nan, 0.1).astype(np.float32), SAMPLING_RATE, subtype="FLOAT"),
+            lambda p: sf.write(
+                p,
+                np.where(np.arange(SAMPLING_RATE) == 7, np.nan, 0.1).astype(np.float32),
+                SAMPLING_RATE,
+                subtype="FLOAT",
+            ),
             "NaN",
         ),
     ],

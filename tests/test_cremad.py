@@ -28,7 +28,9 @@ from data.synthetic import write_corpus
 def test_parse_official_names():
     assert parse_filename("1002_DFA_ANG_XX.wav") == ClipName(1002, "DFA", "anger", "XX")
     assert parse_filename("/x/AudioFLAC/1091_IEO_SAD_HI.flac") == ClipName(1091, "IEO", "sadness", "HI")
-    assert [parse_filename(f"1001_ITS_{code}_LO.wav").emotion for code in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")] == list(EMOTIONS)
+    assert [
+        parse_filename(f"1001_ITS_{code}_LO.wav").emotion for code in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+    ] == list(EMOTIONS)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,10 @@ def test_speaker_split_shares_no_actor_and_balances_sex(corpus_dir, dataset_cach
     assert sexes == {"Male": 1, "Female": 1}  # 20% of 6 men and 6 women each
     again = load_cremad(corpus_dir, split="speaker", cache_dir=dataset_cache)
     assert set(again["validation"]["actor_id"]) == validation_actors
-    seeds = {frozenset(load_cremad(corpus_dir, split="speaker", seed=s, cache_dir=dataset_cache)["validation"]["actor_id"]) for s in range(5)}
+    seeds = {
+        frozenset(load_cremad(corpus_dir, split="speaker", seed=s, cache_dir=dataset_cache)["validation"]["actor_id"])
+        for s in range(5)
+    }
     assert len(seeds) > 1  # the seed matters
 
 
@@ -144,7 +149,9 @@ def test_bad_clips_are_counted_and_named_not_dropped_silently(tmp_path, caplog):
         ("1001_WSI_XYZ_XX.wav", "unknown emotion code"),
     ]:
         assert f"{name} ({reason}" in message, name
-    resampled = [row for row in splits["train"].to_list() + splits["validation"].to_list() if row["id"] == "1001_WSI_NEU_XX"]
+    resampled = [
+        row for row in splits["train"].to_list() + splits["validation"].to_list() if row["id"] == "1001_WSI_NEU_XX"
+    ]
     assert abs(resampled[0]["duration_s"] - 1.0) < 1e-3
     # the report survives the cache: a second call says the same
     caplog.clear()
@@ -173,9 +180,16 @@ def test_real_cremad_subset(real_cremad, tmp_path_factory):
     assert report.skipped == [("1076_MTI_SAD_XX.flac", "silent clip (no signal above -100 dBFS)")]
     assert len(set(corpus["actor_id"])) == 50
     # the official per-emotion counts of these 50 actors, less the silent sadness clip
-    assert label_counts(corpus) == {"anger": 558, "disgust": 557, "fear": 557, "happiness": 558, "neutral": 476, "sadness": 557}
+    assert label_counts(corpus) == {
+        "anger": 558,
+        "disgust": 557,
+        "fear": 557,
+        "happiness": 558,
+        "neutral": 476,
+        "sadness": 557,
+    }
     durations = np.array(corpus["duration_s"])
-    assert 1.2 <= durations.min() and durations.max() <= 5.1
+    assert durations.min() >= 1.2 and durations.max() <= 5.1
     assert set(corpus["sex"]) == {"Male", "Female"} and len(corpus["crowd_votes"][0]) == 6
     votes = np.array(corpus["crowd_votes"], dtype=np.float64)
     np.testing.assert_allclose(votes.sum(axis=1), 1.0, atol=1e-5)

@@ -29,7 +29,8 @@ def _by_hand(student, teacher, labels, alpha, temperature):
 def test_matches_the_formula(alpha, temperature):
     student, teacher, labels = _batch()
     torch.testing.assert_close(
-        distillation_loss(student, teacher, labels, alpha, temperature), _by_hand(student, teacher, labels, alpha, temperature)
+        distillation_loss(student, teacher, labels, alpha, temperature),
+        _by_hand(student, teacher, labels, alpha, temperature),
     )
 
 
@@ -47,7 +48,9 @@ def test_alpha_below_one_depends_on_the_teacher():
 
 def test_equal_logits_give_zero_kl():
     student, _, labels = _batch()
-    torch.testing.assert_close(distillation_loss(student, student.clone(), labels, alpha=0.0), torch.tensor(0.0, dtype=torch.float64))
+    torch.testing.assert_close(
+        distillation_loss(student, student.clone(), labels, alpha=0.0), torch.tensor(0.0, dtype=torch.float64)
+    )
 
 
 def test_soft_term_scales_with_t_squared():
@@ -55,7 +58,9 @@ def test_soft_term_scales_with_t_squared():
     student, teacher, labels = _batch(1)
     for temperature in (1.0, 2.0, 5.0):
         kl = torch.nn.functional.kl_div(
-            torch.log_softmax(student / temperature, -1), torch.softmax(teacher / temperature, -1), reduction="batchmean"
+            torch.log_softmax(student / temperature, -1),
+            torch.softmax(teacher / temperature, -1),
+            reduction="batchmean",
         )
         torch.testing.assert_close(distillation_loss(student, teacher, labels, 0.0, temperature), temperature**2 * kl)
 
@@ -74,7 +79,9 @@ def test_gradient_equals_autograd_of_the_written_out_formula():
     torch.testing.assert_close(ours.grad, closed)
 
 
-@pytest.mark.parametrize(("flag", "value", "message"), [("alpha", 1.5, "--alpha"), ("temperature", 0.0, "--temperature")])
+@pytest.mark.parametrize(
+    ("flag", "value", "message"), [("alpha", 1.5, "--alpha"), ("temperature", 0.0, "--temperature")]
+)
 def test_bad_arguments(tmp_path, flag, value, message):
     with pytest.raises(ValueError, match=message):
         DistillationTrainingArguments(output_dir=str(tmp_path), **{flag: value})

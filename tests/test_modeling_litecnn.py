@@ -80,7 +80,9 @@ def test_save_and_load_gives_identical_logits(tester, tmp_path):
     reloaded = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
     assert type(reloaded) is LiteCNNForAudioClassification
     torch.testing.assert_close(reloaded(input_values).logits, model(input_values).logits, rtol=0, atol=0)
-    assert {"config.json", "model.safetensors", "modeling_litecnn.py", "configuration_litecnn.py"} <= {p.name for p in tmp_path.iterdir()}
+    assert {"config.json", "model.safetensors", "modeling_litecnn.py", "configuration_litecnn.py"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
     assert AutoConfig.from_pretrained(tmp_path).auto_map == {
         "AutoConfig": "configuration_litecnn.LiteCNNConfig",
         "AutoModel": "modeling_litecnn.LiteCNNModel",

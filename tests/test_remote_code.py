@@ -48,7 +48,9 @@ def export_folder(folder: Path) -> Path:
     """What train_student.py exports, minus the training: weights, config with auto_map, code, preprocessing."""
     torch_model = LiteCNNForAudioClassification(LiteCNNConfig()).eval()
     torch_model.save_pretrained(folder)
-    Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True, return_attention_mask=True).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(sampling_rate=16000, do_normalize=True, return_attention_mask=True).save_pretrained(
+        folder
+    )
     return folder
 
 

@@ -25,8 +25,14 @@ def test_tiny_teacher_learns_clearly_above_chance(tiny_teacher):
 
 def test_exported_teacher_reloads_and_predicts_what_was_reported(tiny_teacher, corpus_dir, dataset_cache):
     folder, metrics = tiny_teacher
-    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "all_results.json",
-                 "confusion_matrix.json", "confusion_matrix.png"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "all_results.json",
+        "confusion_matrix.json",
+        "confusion_matrix.png",
+    ):
         assert (folder / name).is_file(), name
     model = AutoModelForAudioClassification.from_pretrained(folder).eval()
     extractor = AutoFeatureExtractor.from_pretrained(folder)
@@ -60,20 +66,37 @@ class Interrupt(TrainerCallback):
 
 
 def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(corpus_dir, dataset_cache, tmp_path, monkeypatch):
-    common = ["--config_name", str(TINY_WAV2VEC2), "--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache,
-              "--num_train_epochs", "3", "--learning_rate", "3e-3", *QUICK, "--save_total_limit", "3"]
+    common = [
+        "--config_name",
+        str(TINY_WAV2VEC2),
+        "--data_dir",
+        str(corpus_dir),
+        "--dataset_cache_dir",
+        dataset_cache,
+        "--num_train_epochs",
+        "3",
+        "--learning_rate",
+        "3e-3",
+        *QUICK,
+        "--save_total_limit",
+        "3",
+    ]
     uninterrupted = train_teacher.main([*common, "--output_dir", str(tmp_path / "full")])
 
     steps_per_epoch = int(np.ceil(230 / 32))
     original = train_teacher.early_stopping_callbacks
-    monkeypatch.setattr(train_teacher, "early_stopping_callbacks", lambda args: [*original(args), Interrupt(steps_per_epoch + 3)])
+    monkeypatch.setattr(
+        train_teacher, "early_stopping_callbacks", lambda args: [*original(args), Interrupt(steps_per_epoch + 3)]
+    )
     with pytest.raises(KeyboardInterrupt):
         train_teacher.main([*common, "--output_dir", str(tmp_path / "killed")])
     checkpoints = sorted((tmp_path / "killed").glob("checkpoint-*"))
     assert [c.name for c in checkpoints] == [f"checkpoint-{steps_per_epoch}"]
     monkeypatch.setattr(train_teacher, "early_stopping_callbacks", original)
 
-    resumed = train_teacher.main([*common, "--output_dir", str(tmp_path / "killed"), "--resume_from_checkpoint", str(checkpoints[0])])
+    resumed = train_teacher.main(
+        [*common, "--output_dir", str(tmp_path / "killed"), "--resume_from_checkpoint", str(checkpoints[0])]
+    )
     assert resumed["eval_accuracy"] == uninterrupted["eval_accuracy"]
     assert resumed["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], abs=1e-5)
 
@@ -82,13 +105,32 @@ def test_missing_data_dir_is_one_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit, match="--data_dir is required"):
         train_teacher.main(["--config_name", str(TINY_WAV2VEC2), "--output_dir", str(tmp_path)])
     with pytest.raises(SystemExit, match=r"--data_dir .*nowhere: CREMA-D folder not found"):
-        train_teacher.main(["--config_name", str(TINY_WAV2VEC2), "--data_dir", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path)])
+        train_teacher.main(
+            [
+                "--config_name",
+                str(TINY_WAV2VEC2),
+                "--data_dir",
+                str(tmp_path / "nowhere"),
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )
 
 
 def test_hub_id_offline_says_how_to_proceed(corpus_dir, dataset_cache, tmp_path):
     with pytest.raises(SystemExit) as error:
-        train_teacher.main(["--model_name_or_path", "facebook/wav2vec2-base", "--data_dir", str(corpus_dir),
-                            "--dataset_cache_dir", dataset_cache, "--output_dir", str(tmp_path)])
+        train_teacher.main(
+            [
+                "--model_name_or_path",
+                "facebook/wav2vec2-base",
+                "--data_dir",
+                str(corpus_dir),
+                "--dataset_cache_dir",
+                dataset_cache,
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )
     message = str(error.value)
     assert "--model_name_or_path facebook/wav2vec2-base" in message
     assert "unreachable" in message and "--config_name" in message
@@ -97,15 +139,37 @@ def test_hub_id_offline_says_how_to_proceed(corpus_dir, dataset_cache, tmp_path)
 
 def test_missing_config_file_and_empty_split(corpus_dir, dataset_cache, tmp_path):
     with pytest.raises(SystemExit, match="--config_name .*missing.json: no such file"):
-        train_teacher.main(["--config_name", str(tmp_path / "missing.json"), "--data_dir", str(corpus_dir),
-                            "--dataset_cache_dir", dataset_cache, "--output_dir", str(tmp_path)])
+        train_teacher.main(
+            [
+                "--config_name",
+                str(tmp_path / "missing.json"),
+                "--data_dir",
+                str(corpus_dir),
+                "--dataset_cache_dir",
+                dataset_cache,
+                "--output_dir",
+                str(tmp_path),
+            ]
+        )
     one_actor = tmp_path / "one_actor"
     one_actor.mkdir()
     for clip in corpus_dir.glob("1001_*.wav"):
         shutil.copy(clip, one_actor / clip.name)
     with pytest.raises(SystemExit, match="speaker split needs at least 2 actors"):
-        train_teacher.main(["--config_name", str(TINY_WAV2VEC2), "--data_dir", str(one_actor), "--split", "speaker",
-                            "--dataset_cache_dir", dataset_cache, "--output_dir", str(tmp_path / "out")])
+        train_teacher.main(
+            [
+                "--config_name",
+                str(TINY_WAV2VEC2),
+                "--data_dir",
+                str(one_actor),
+                "--split",
+                "speaker",
+                "--dataset_cache_dir",
+                dataset_cache,
+                "--output_dir",
+                str(tmp_path / "out"),
+            ]
+        )
 
 
 def test_corrupt_clip_is_reported_and_training_goes_on(corpus_dir, tmp_path, caplog):
@@ -113,8 +177,20 @@ def test_corrupt_clip_is_reported_and_training_goes_on(corpus_dir, tmp_path, cap
     shutil.copytree(corpus_dir, corpus)
     (corpus / "1003_WSI_ANG_XX.wav").write_bytes(b"\x00" * 100)
     with caplog.at_level("WARNING"):
-        metrics = train_teacher.main(["--config_name", str(TINY_WAV2VEC2), "--data_dir", str(corpus),
-                                      "--dataset_cache_dir", str(tmp_path / "cache"), "--output_dir", str(tmp_path / "out"),
-                                      "--max_steps", "2", *QUICK])
+        metrics = train_teacher.main(
+            [
+                "--config_name",
+                str(TINY_WAV2VEC2),
+                "--data_dir",
+                str(corpus),
+                "--dataset_cache_dir",
+                str(tmp_path / "cache"),
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--max_steps",
+                "2",
+                *QUICK,
+            ]
+        )
     assert "used 288 clips, skipped 1: 1003_WSI_ANG_XX.wav (cannot decode audio" in caplog.text
     assert metrics["eval_samples_per_second"] > 0

@@ -1,0 +1,215 @@
+"""train_student.py: distillation learns, the teacher's logits are cached and reused, the export is hub-ready,
+bad teachers are refused before training, and two processes train like one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import QUICK, ROOT
+from safetensors.torch import load_file, save_file
+from test_remote_code import check, run_as_user
+
+import distillation
+import train_student
+
+
+def _student_args(teacher, corpus_dir, dataset_cache, output, *extra):
+    args = [
+        "--data_dir",
+        str(corpus_dir),
+        "--dataset_cache_dir",
+        dataset_cache,
+        "--output_dir",
+        str(output),
+        *QUICK,
+        *extra,
+    ]
+    return (["--teacher", str(teacher)] if teacher else []) + args
+
+
+def test_distilled_student_beats_chance_clearly(distilled_student):
+    _, metrics = distilled_student
+    # chance is 1/6; on 58 validation clips 0.35 is out of reach (p < 1e-3) for a model that learned nothing
+    assert metrics["eval_accuracy"] >= 0.35, metrics
+    assert metrics["eval_macro_f1"] >= 0.25, metrics
+
+
+def test_export_is_hub_ready(distilled_student, tiny_teacher):
+    folder, metrics = distilled_student
+    names = {path.name for path in folder.iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "modeling_litecnn.py",
+        "configuration_litecnn.py",
+        "README.md",
+        "all_results.json",
+        "confusion_matrix.png",
+    } <= names
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "litecnn" and config["id2label"]["0"] == "anger"
+    assert config["training_data"]["split"] == "stratified" and config["training_data"]["seed"] == 42
+    assert config["distillation"]["teacher"] == str(tiny_teacher[0])
+    assert config["distillation"]["alpha"] == 0.5 and config["distillation"]["temperature"] == 2.0
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\n") and "pipeline_tag: audio-classification" in card
+    assert f"| LiteCNN (this model) | {metrics['eval_accuracy']:.3f} |" in card
+    teacher_accuracy = json.loads((tiny_teacher[0] / "eval_results.json").read_text())["eval_accuracy"]
+    assert f"| teacher (wav2vec2) | {teacher_accuracy:.3f} |" in card
+    assert "Not for clinical" in card and "trust_remote_code=True" in card
+
+
+def test_export_loads_in_a_fresh_process_via_automodel_and_pipeline(distilled_student, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    check(run_as_user(str(distilled_student[0]), outside, tmp_path / "hf_home"))
+
+
+def test_teacher_logits_are_cached_reused_and_keyed_by_the_teacher(
+    distilled_student, tiny_teacher, corpus_dir, dataset_cache, tmp_path, monkeypatch
+):
+    first = json.loads((distilled_student[0] / "config.json").read_text())["distillation"]
+    cache_file = first["teacher_logits_cache"]
+    assert os.path.isfile(cache_file)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the teacher ran again although its logits are cached")
+
+    monkeypatch.setattr(distillation, "compute_teacher_logits", must_not_run)
+    train_student.main(
+        _student_args(tiny_teacher[0], corpus_dir, dataset_cache, tmp_path / "again", "--max_steps", "1")
+    )
+    second = json.loads((tmp_path / "again" / "config.json").read_text())["distillation"]
+    assert second["teacher_logits_reused"] is True and second["teacher_logits_cache"] == cache_file
+    monkeypatch.undo()
+
+    # a teacher with other weights (same architecture, same labels) must not reuse those logits
+    other = tmp_path / "other_teacher"
+    shutil.copytree(tiny_teacher[0], other)
+    weights = load_file(other / "model.safetensors")
+    name = next(k for k in weights if k.endswith("classifier.bias"))
+    weights[name] = weights[name] + 1.0
+    save_file(weights, other / "model.safetensors", metadata={"format": "pt"})
+    train_student.main(_student_args(other, corpus_dir, dataset_cache, tmp_path / "other", "--max_steps", "1"))
+    third = json.loads((tmp_path / "other" / "config.json").read_text())["distillation"]
+    assert third["teacher_logits_reused"] is False and third["teacher_logits_cache"] != cache_file
+    cached = np.load(third["teacher_logits_cache"])
+    original = np.load(cache_file)
+    assert list(cached["ids"]) == list(original["ids"])
+    assert not np.allclose(cached["logits"], original["logits"])
+
+
+def test_teacher_with_other_labels_is_refused_before_training(tiny_teacher, corpus_dir, dataset_cache, tmp_path):
+    wrong = tmp_path / "wrong_labels"
+    shutil.copytree(tiny_teacher[0], wrong)
+    config = json.loads((wrong / "config.json").read_text())
+    config["id2label"] = {
+        "0": "positive",
+        "1": "negative",
+        "2": "fear",
+        "3": "happiness",
+        "4": "neutral",
+        "5": "sadness",
+    }
+    config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+    (wrong / "config.json").write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match=r"--teacher .*wrong_labels predicts \['positive', 'negative'"):
+        train_student.main(_student_args(wrong, corpus_dir, dataset_cache, tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_teacher_from_another_split_is_refused(tiny_teacher, corpus_dir, dataset_cache, tmp_path):
+    with pytest.raises(SystemExit, match="trained on another split .*split='stratified'.*leak"):
+        train_student.main(
+            _student_args(tiny_teacher[0], corpus_dir, dataset_cache, tmp_path / "out", "--split", "speaker")
+        )
+
+
+def test_missing_teacher_folder(corpus_dir, dataset_cache, tmp_path):
+    with pytest.raises(SystemExit, match="--teacher .*nowhere: not a model folder"):
+        train_student.main(_student_args(tmp_path / "nowhere", corpus_dir, dataset_cache, tmp_path / "out"))
+
+
+def test_push_to_hub_offline_fails_before_training_with_a_way_out(corpus_dir, dataset_cache, tmp_path):
+    with pytest.raises(SystemExit) as error:
+        train_student.main(
+            _student_args(
+                None,
+                corpus_dir,
+                dataset_cache,
+                tmp_path / "out",
+                "--push_to_hub",
+                "--hub_model_id",
+                "org/litecnn-cremad",
+            )
+        )
+    message = str(error.value)
+    assert "--push_to_hub org/litecnn-cremad: cannot reach the Hugging Face hub" in message
+    assert "hf upload org/litecnn-cremad" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_from_scratch_is_plain_cross_entropy(corpus_dir, dataset_cache, tmp_path):
+    metrics = train_student.main(
+        _student_args(
+            None,
+            corpus_dir,
+            dataset_cache,
+            tmp_path / "scratch",
+            "--max_steps",
+            "2",
+            "--stem_channels",
+            "16",
+            "--block_channels",
+            "16",
+            "32",
+            "64",
+        )
+    )
+    config = json.loads((tmp_path / "scratch" / "config.json").read_text())
+    assert config["distillation"] is None
+    assert (config["stem_channels"], config["block_channels"]) == (16, [16, 32, 64])  # LiteCNN flags reach the config
+    assert metrics["eval_loss"] > 0
+
+
+def test_two_processes_train_like_one(corpus_dir, dataset_cache, tmp_path):
+    """The two-process CPU form from DESIGN.md: world size 2, the loss on one process's scale, one saved model."""
+    output = tmp_path / "ddp"
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(ROOT / "train_student.py"),
+        "--use_cpu",
+        *_student_args(None, corpus_dir, dataset_cache, output, "--num_train_epochs", "2", "--learning_rate", "1e-3"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stdout[-2000:] + process.stderr[-4000:]
+    results = json.loads((output / "all_results.json").read_text())
+    assert results["world_size"] == 2
+    losses = [
+        entry["loss"]
+        for entry in json.loads((output / "trainer_state.json").read_text())["log_history"]
+        if "loss" in entry
+    ]
+    # a mean cross-entropy over 6 classes starts near ln 6 = 1.79; multiplied by the world size it would be ~3.6
+    assert 0.5 < losses[0] < 2.5, losses
+    assert len(list(output.glob("model.safetensors"))) == 1
+    assert not list(output.glob("*rank*"))
