@@ -1,0 +1,207 @@
+"""Size, compute and speed of LiteCNN against wav2vec2 teachers, in one process, on the CPU.
+
+    python bench.py                 # the table, and results/bench.json
+    python bench.py --runs 20       # quicker, noisier
+
+For each model: parameters, fp32 safetensors size on disk, multiply-accumulates (MACs) per second of audio,
+batch-1 latency on a 1 s clip (median and p90 over `--runs` runs after warm-up) and batched throughput (clips/s),
+with `--threads` torch threads (2 by default: the target phone-class CPU budget). The teachers have random
+weights built from the wav2vec2-base and wav2vec2-large-lv60 configurations: speed does not depend on the
+weights. LiteCNN also runs exported to ONNX in onnxruntime, its outputs checked against PyTorch's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import Wav2Vec2Config, Wav2Vec2ForSequenceClassification
+
+from configuration_litecnn import LiteCNNConfig
+from data.audio import SAMPLING_RATE
+from modeling_litecnn import LiteCNNForAudioClassification
+
+# The architectures of facebook/wav2vec2-base and facebook/wav2vec2-large-960h-lv60-self (their config.json).
+WAV2VEC2_BASE = {}
+WAV2VEC2_LARGE_LV60 = {
+    "hidden_size": 1024,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "intermediate_size": 4096,
+    "feat_extract_norm": "layer",
+    "do_stable_layer_norm": True,
+    "conv_bias": True,
+}
+
+
+def count_macs(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[int, dict[str, int]]:
+    """Total MACs of one forward pass (FLOPs / 2, counted by PyTorch), and per top-level layer."""
+    counter = FlopCounterMode(display=False, depth=None)
+    with torch.no_grad(), counter:
+        model(inputs)
+    per_module = {name: sum(counts.values()) // 2 for name, counts in counter.get_flop_counts().items()}
+    return counter.get_total_flops() // 2, per_module
+
+
+def latency_ms(forward, runs: int, warmup: int = 10) -> tuple[float, float]:
+    for _ in range(warmup):
+        forward()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        forward()
+        times.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times)), float(np.percentile(times, 90))
+
+
+def throughput(forward, batch: int, seconds: float = 3.0) -> float:
+    forward()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        forward()
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def disk_mb(model: torch.nn.Module) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder)
+        return (Path(folder) / "model.safetensors").stat().st_size / 1e6
+
+
+def bench_torch(name: str, model: torch.nn.Module, runs: int, batch: int) -> dict:
+    model.eval()
+    one = torch.randn(1, SAMPLING_RATE)
+    many = torch.randn(batch, SAMPLING_RATE)
+    macs, per_module = count_macs(model, one)
+    with torch.inference_mode():
+        median, p90 = latency_ms(lambda: model(one), runs)
+        clips_per_s = throughput(lambda: model(many), batch)
+    return {
+        "model": name,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "disk_mb": disk_mb(model),
+        "macs_per_s_audio": macs,
+        "latency_ms_median": median,
+        "latency_ms_p90": p90,
+        "throughput_clips_per_s": clips_per_s,
+        "batch": batch,
+        "macs_per_layer": per_module,
+    }
+
+
+def bench_onnx(model: LiteCNNForAudioClassification, runs: int, batch: int, threads: int) -> dict:
+    import onnxruntime
+
+    model.eval()
+    warnings.filterwarnings("ignore", module="torch.onnx")  # the TorchScript exporter announces its deprecation
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the short-input branch is traced as-is
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "litecnn.onnx")
+        example = torch.randn(1, SAMPLING_RATE)
+        torch.onnx.export(
+            model,
+            (example,),
+            path,
+            input_names=["input_values"],
+            output_names=["logits"],
+            dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        size = os.path.getsize(path) / 1e6
+    one = np.random.default_rng(0).standard_normal((1, SAMPLING_RATE)).astype(np.float32)
+    many = np.random.default_rng(1).standard_normal((batch, SAMPLING_RATE)).astype(np.float32)
+    with torch.no_grad():
+        reference = model(torch.from_numpy(many)).logits.numpy()
+    max_error = float(np.abs(session.run(None, {"input_values": many})[0] - reference).max())
+    if max_error > 1e-3:
+        raise RuntimeError(f"ONNX and PyTorch disagree: max |difference| of logits {max_error:.2e}")
+    median, p90 = latency_ms(lambda: session.run(None, {"input_values": one}), runs)
+    return {
+        "model": "LiteCNN (ONNX Runtime)",
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "disk_mb": size,
+        "macs_per_s_audio": None,
+        "latency_ms_median": median,
+        "latency_ms_p90": p90,
+        "throughput_clips_per_s": throughput(lambda: session.run(None, {"input_values": many}), batch),
+        "batch": batch,
+        "max_abs_diff_vs_torch": max_error,
+    }
+
+
+def table(rows: list[dict], reference: dict) -> str:
+    lines = [
+        "| model | parameters | disk (MB) | MACs / s audio | latency 1 s, batch 1 (ms): median / p90 | throughput (clips/s) | speed-up vs wav2vec2-base |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        macs = f"{row['macs_per_s_audio'] / 1e6:,.0f}M" if row["macs_per_s_audio"] else "same as above"
+        lines.append(
+            f"| {row['model']} | {row['parameters'] / 1e6:.2f}M | {row['disk_mb']:.1f} | {macs} | "
+            f"{row['latency_ms_median']:.2f} / {row['latency_ms_p90']:.2f} | {row['throughput_clips_per_s']:,.0f} | "
+            f"{reference['latency_ms_median'] / row['latency_ms_median']:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch / onnxruntime threads")
+    parser.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model (after 10 warm-up runs)")
+    parser.add_argument("--batch", type=int, default=32, help="batch size of the throughput measurement")
+    parser.add_argument("--no_large", action="store_true", help="skip the 315M-parameter wav2vec2-large")
+    parser.add_argument("--output", default="results/bench.json", help="where the JSON goes")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    litecnn = LiteCNNForAudioClassification(LiteCNNConfig())
+    rows = [
+        bench_torch("LiteCNN (PyTorch)", litecnn, args.runs, args.batch),
+        bench_onnx(litecnn, args.runs, args.batch, args.threads),
+    ]
+    teachers = [("wav2vec2-base (teacher)", WAV2VEC2_BASE)]
+    if not args.no_large:
+        teachers.append(("wav2vec2-large-lv60 (paper's teacher)", WAV2VEC2_LARGE_LV60))
+    for name, overrides in teachers:
+        teacher = Wav2Vec2ForSequenceClassification(Wav2Vec2Config(num_labels=6, **overrides))
+        rows.append(bench_torch(name, teacher, max(10, args.runs // 5), max(1, args.batch // 4)))
+        del teacher
+    reference = rows[2]
+    result = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "threads": args.threads,
+        },
+        "torch": torch.__version__,
+        "rows": rows,
+        "speedup_vs_wav2vec2_base": reference["latency_ms_median"] / rows[0]["latency_ms_median"],
+    }
+    print(table(rows, reference))
+    print("\nLiteCNN MACs per layer for 1 s of audio:")
+    for layer, macs in rows[0]["macs_per_layer"].items():
+        if layer.count(".") in (2, 3) or layer.endswith("classifier"):
+            print(f"  {layer.removeprefix('LiteCNNForAudioClassification.'):<24} {macs / 1e6:8.2f}M")
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {args.output}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
