@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 import os
 import platform
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np

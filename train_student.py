@@ -34,10 +34,8 @@ from model_card import write_model_card
 from modeling_litecnn import LiteCNNForAudioClassification
 from training_utils import (
     TRAINING_DATA_KEY,
-    AudioCollator,
     DataArguments,
-    compute_metrics,
-    early_stopping_callbacks,
+    build_trainer,
     load_splits,
     parse_args,
     set_transforms,
@@ -193,16 +191,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if extra else "from scratch"
     )
 
-    trainer = StudentTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=splits["train"],
-        eval_dataset=splits["validation"],
-        data_collator=AudioCollator(feature_extractor),
-        processing_class=feature_extractor,
-        compute_metrics=compute_metrics,
-        callbacks=early_stopping_callbacks(training_args),
-    )
+    trainer = build_trainer(StudentTrainer, model, training_args, splits, feature_extractor)
     metrics = train_and_evaluate(trainer, training_args, labels)
     if trainer.is_world_process_zero():
         trainer.create_model_card()

@@ -34,12 +34,10 @@ from data.audio import SAMPLING_RATE
 from data.cremad import EMOTIONS
 from training_utils import (
     TRAINING_DATA_KEY,
-    AudioCollator,
     DataArguments,
     MeanLossTrainer,
     PaperTrainingArguments,
-    compute_metrics,
-    early_stopping_callbacks,
+    build_trainer,
     load_splits,
     parse_args,
     set_transforms,
@@ -147,16 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model.num_parameters(only_trainable=True) / 1e6,
     )
 
-    trainer = MeanLossTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=splits["train"],
-        eval_dataset=splits["validation"],
-        data_collator=AudioCollator(feature_extractor),
-        processing_class=feature_extractor,
-        compute_metrics=compute_metrics,
-        callbacks=early_stopping_callbacks(training_args),
-    )
+    trainer = build_trainer(MeanLossTrainer, model, training_args, splits, feature_extractor)
     metrics = train_and_evaluate(trainer, training_args, labels)
     if training_args.push_to_hub and trainer.is_world_process_zero():
         trainer.push_to_hub(finetuned_from=None if model_args.config_name else model_args.model_name_or_path)

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
 from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainingArguments
 
-from data.audio import SAMPLING_RATE, AudioDecodeError, crop, load_audio, random_offset
+from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
 from data.cremad import EMOTIONS, SPLITS, CremaDError, PreparationReport, prepare_cremad, split_cremad
 
 logger = logging.getLogger(__name__)
@@ -263,6 +263,26 @@ class MeanLossTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
 
 
+def build_trainer(
+    trainer_class: type[Trainer],
+    model,
+    training_args: PaperTrainingArguments,
+    splits: datasets.DatasetDict,
+    feature_extractor: FeatureExtractionMixin,
+) -> Trainer:
+    """The Trainer both scripts use: train/validation splits, the audio collator, sklearn metrics, early stopping."""
+    return trainer_class(
+        model=model,
+        args=training_args,
+        train_dataset=splits["train"],
+        eval_dataset=splits["validation"],
+        data_collator=AudioCollator(feature_extractor),
+        processing_class=feature_extractor,
+        compute_metrics=compute_metrics,
+        callbacks=early_stopping_callbacks(training_args),
+    )
+
+
 def early_stopping_callbacks(training_args: PaperTrainingArguments) -> list:
     if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
         return [EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience)]
@@ -326,25 +346,3 @@ def parse_args(parser, argv: list[str] | None):
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
     return parser.parse_args_into_dataclasses(args=argv)
-
-
-def dataclass_dict(instance) -> dict:
-    return asdict(instance)
-
-
-def skip_report(report: PreparationReport) -> dict:
-    return {"used": report.used, "skipped": [list(item) for item in report.skipped]}
-
-
-__all__ = [
-    "AudioCollator",
-    "AudioDecodeError",
-    "AudioTransform",
-    "DataArguments",
-    "PaperTrainingArguments",
-    "compute_metrics",
-    "load_splits",
-    "save_confusion_matrix",
-    "set_transforms",
-    "train_and_evaluate",
-]

@@ -12,6 +12,7 @@ from conftest import QUICK, TINY_WAV2VEC2
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, TrainerCallback
 
 import train_teacher
+import training_utils
 from data.cremad import EMOTIONS, load_cremad
 from training_utils import AudioCollator, AudioTransform
 
@@ -84,15 +85,15 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(corpus_dir,
     uninterrupted = train_teacher.main([*common, "--output_dir", str(tmp_path / "full")])
 
     steps_per_epoch = int(np.ceil(230 / 32))
-    original = train_teacher.early_stopping_callbacks
+    original = training_utils.early_stopping_callbacks
     monkeypatch.setattr(
-        train_teacher, "early_stopping_callbacks", lambda args: [*original(args), Interrupt(steps_per_epoch + 3)]
+        training_utils, "early_stopping_callbacks", lambda args: [*original(args), Interrupt(steps_per_epoch + 3)]
     )
     with pytest.raises(KeyboardInterrupt):
         train_teacher.main([*common, "--output_dir", str(tmp_path / "killed")])
     checkpoints = sorted((tmp_path / "killed").glob("checkpoint-*"))
     assert [c.name for c in checkpoints] == [f"checkpoint-{steps_per_epoch}"]
-    monkeypatch.setattr(train_teacher, "early_stopping_callbacks", original)
+    monkeypatch.setattr(training_utils, "early_stopping_callbacks", original)
 
     resumed = train_teacher.main(
         [*common, "--output_dir", str(tmp_path / "killed"), "--resume_from_checkpoint", str(checkpoints[0])]
