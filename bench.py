@@ -43,6 +43,25 @@ WAV2VEC2_LARGE_LV60 = {
 }
 
 
+PAPER_PARAMETERS = 1_080_000
+
+
+def litecnn_of_paper_size(**overrides) -> LiteCNNForAudioClassification:
+    """A LiteCNN variant whose classifier hidden layer is sized so that the whole model has the paper's 1.08M."""
+    probe = LiteCNNForAudioClassification(LiteCNNConfig(classifier_hidden_size=1, **overrides))
+    config = probe.config
+    fixed = probe.num_parameters() - (config.hidden_size + 1 + config.num_labels)  # all but the hidden layer
+    hidden = round((PAPER_PARAMETERS - fixed - config.num_labels) / (config.hidden_size + 1 + config.num_labels))
+    return LiteCNNForAudioClassification(LiteCNNConfig(classifier_hidden_size=hidden, **overrides))
+
+
+# Same parameter count, other layouts: why the default widths and the stem pool (configuration_litecnn.py).
+VARIANTS = {
+    "LiteCNN 32-64-128-256, no stem pool (paper's layout)": {"stem_pool": 1},
+    "LiteCNN 64-128-256-512 (wide)": {"stem_channels": 64, "block_channels": [128, 256, 512]},
+}
+
+
 def count_macs(model: torch.nn.Module, inputs: torch.Tensor) -> tuple[int, dict[str, int]]:
     """Total MACs of one forward pass (FLOPs / 2, counted by PyTorch), and per top-level layer."""
     counter = FlopCounterMode(display=False, depth=None)
@@ -103,7 +122,8 @@ def bench_onnx(model: LiteCNNForAudioClassification, runs: int, batch: int, thre
     import onnxruntime
 
     model.eval()
-    warnings.filterwarnings("ignore", module="torch.onnx")  # the TorchScript exporter announces its deprecation
+    # The TorchScript exporter (no onnxscript/dynamo needed, exact for this model) announces its deprecation.
+    warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the short-input branch is traced as-is
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "litecnn.onnx")
@@ -164,6 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model (after 10 warm-up runs)")
     parser.add_argument("--batch", type=int, default=32, help="batch size of the throughput measurement")
     parser.add_argument("--no_large", action="store_true", help="skip the 315M-parameter wav2vec2-large")
+    parser.add_argument("--variants", action="store_true", help="also time LiteCNN layouts of the same size")
     parser.add_argument("--output", default="results/bench.json", help="where the JSON goes")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -181,6 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
         teacher = Wav2Vec2ForSequenceClassification(Wav2Vec2Config(num_labels=6, **overrides))
         rows.append(bench_torch(name, teacher, max(10, args.runs // 5), max(1, args.batch // 4)))
         del teacher
+    if args.variants:
+        for name, overrides in VARIANTS.items():
+            rows.append(bench_torch(name, litecnn_of_paper_size(**overrides), args.runs, args.batch))
     reference = rows[2]
     result = {
         "machine": {

@@ -18,14 +18,17 @@ class LiteCNNConfig(PretrainedConfig):
     `channels_in * channels_out * kernel * frames` multiply-accumulates (MACs) while its parameters do not depend on
     `frames`, and the time resolution is high through the blocks (one second of audio is still ~2,000 frames in
     the first block). Parameters spent early are therefore expensive and parameters spent in the classifier, which
-    runs once per clip, are nearly free. The default keeps the convolutions narrow (32-64-128-256: 47k parameters,
-    ~39M MACs per second of audio, most of it in the stem) and puts the rest of the 1.08M into the classifier's
-    hidden layer (3,928 units: 1.03M parameters, 1.0M MACs). Measured with `make bench` on 2 CPU threads: widths
-    64-128-256-512 with the same parameter count run a 1 s clip ~6x slower for no gain in accuracy at this size.
+    runs once per clip, are nearly free. The default keeps the convolutions narrow (32-64-128-256: 47k parameters)
+    and puts the rest of the 1.08M into the classifier's hidden layer (3,928 units, 1.03M parameters). Per second of
+    audio it costs 50M MACs: stem 20.4M, blocks 4.3M / 8.3M / 16.4M, classifier 1.0M (`python bench.py`).
+
+    Measured with `python bench.py --variants` (2 CPU threads, batch 1, 1 s, median of 50 runs), all at 1.08M
+    parameters: this default 50M MACs and 2.9 ms; widths 64-128-256-512 157M MACs and 4.2 ms; the paper's layout
+    without `stem_pool` 138M MACs and 4.8 ms; a wav2vec2-base-sized classifier 6,877M MACs and 137 ms (47x slower).
 
     `stem_pool` is the one deviation from the paper: a max-pool of 4 after the stem divides the cost of every later
-    layer by 4. On all 7,442 CREMA-D clips it cut a training epoch from ~250 s to ~47 s at the same first-epoch
-    accuracy (DESIGN.md); `stem_pool=1` gives the paper's architecture.
+    layer by 4 (2.8x fewer MACs in all). On all 7,442 CREMA-D clips it cut a training epoch from ~250 s to ~47 s at
+    the same first-epoch accuracy (DESIGN.md); `stem_pool=1` gives the paper's architecture.
 
     Args:
         stem_channels (`int`, *optional*, defaults to 32):

@@ -5,7 +5,7 @@
 
 Any sampling rate and channel count: clips are decoded and resampled by `data.audio.load_audio`, then handed to
 `pipeline("audio-classification")` as 16 kHz arrays (a path would need ffmpeg, another rate torchaudio). A clip
-longer than the model's training window (`training_data.max_duration_s` in its config, 1 s by default) is cut into
+longer than the model's evaluation window (`training_data` in its config: 1 s for the paper's recipe) is cut into
 consecutive windows of that length; the emotion probabilities of the windows are averaged. An unreadable file is
 reported and the others are still classified (exit status 1 if any file failed).
 """
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot load the model {args.model!r}: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     record = getattr(classifier.model.config, "training_data", None) or {}
-    window_s = args.window_s or record.get("max_duration_s", DEFAULT_WINDOW_S)
+    window_s = args.window_s or record.get("eval_max_duration_s") or record.get("max_duration_s", DEFAULT_WINDOW_S)
     window = int(round(window_s * SAMPLING_RATE))
 
     files, errors = expand_paths(args.paths)

@@ -47,6 +47,13 @@ class DataArguments:
             "max_duration_s seconds (or a random window, see --train_crop); shorter clips are zero-padded."
         },
     )
+    eval_max_duration_s: float | None = field(
+        default=None,
+        metadata={
+            "help": "Evaluation window in seconds (default: --max_duration_s, the paper). A fully convolutional "
+            "student trained on random crops can be evaluated on whole clips, e.g. 6.0."
+        },
+    )
     train_crop: str = field(
         default="start",
         metadata={"help": "Window of each training clip: 'start' (the paper) or 'random' (a new one every epoch)."},
@@ -65,10 +72,16 @@ class DataArguments:
             raise ValueError(f"--train_crop must be 'start' or 'random', got {self.train_crop!r}")
         if self.max_duration_s <= 0:
             raise ValueError(f"--max_duration_s must be positive, got {self.max_duration_s}")
+        if self.eval_max_duration_s is not None and self.eval_max_duration_s <= 0:
+            raise ValueError(f"--eval_max_duration_s must be positive, got {self.eval_max_duration_s}")
 
     @property
     def max_samples(self) -> int:
         return int(round(self.max_duration_s * SAMPLING_RATE))
+
+    @property
+    def eval_max_samples(self) -> int:
+        return int(round((self.eval_max_duration_s or self.max_duration_s) * SAMPLING_RATE))
 
 
 @dataclass
@@ -155,6 +168,7 @@ def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict,
         "test_size": data_args.test_size,
         "seed": seed,
         "max_duration_s": data_args.max_duration_s,
+        "eval_max_duration_s": data_args.eval_max_duration_s or data_args.max_duration_s,
         "train_crop": data_args.train_crop,
         "num_train": len(splits["train"]),
         "num_validation": len(splits["validation"]),
@@ -220,12 +234,12 @@ def set_transforms(
     seed: int,
     train_extra: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> None:
-    """Training clips get the training crop (and any extra targets); validation clips always the first window."""
+    """Training clips get the training crop (and any extra targets); validation clips the first evaluation window."""
     random_crop = data_args.train_crop == "random"
     splits["train"].set_transform(
         AudioTransform(feature_extractor, data_args.max_samples, random_crop, seed, train_extra)
     )
-    splits["validation"].set_transform(AudioTransform(feature_extractor, data_args.max_samples))
+    splits["validation"].set_transform(AudioTransform(feature_extractor, data_args.eval_max_samples))
 
 
 def compute_metrics(eval_pred) -> dict[str, float]:

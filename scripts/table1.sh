@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Table 1 on real CREMA-D: LiteCNN from scratch, a teacher, and LiteCNN distilled from it, on both splits.
-#   bash scripts/table1.sh [DATA_DIR]        (about 70 minutes on 2 CPU cores)
+#   bash scripts/table1.sh [DATA_DIR]        (about 90 minutes on 2 CPU cores)
 # Each run writes runs/<name>/ and copies its metrics, confusion matrix and command to results/<name>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,18 +9,7 @@ EPOCHS=${EPOCHS:-25}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-10}
 PY=${PY:-.venv/bin/python}
 COMMON=(--data_dir "$DATA" --disable_tqdm true --save_total_limit 1 --dataloader_pin_memory false)
-
-run() {  # run NAME SCRIPT ARGS...
-  local name=$1 script=$2; shift 2
-  if [ -f "results/$name/all_results.json" ]; then echo "== $name: done already"; return; fi
-  mkdir -p "results/$name" runs
-  local command="$PY $script ${COMMON[*]} --output_dir runs/$name $*"
-  echo "== $name: $command"
-  local start=$SECONDS
-  $PY "$script" "${COMMON[@]}" --output_dir "runs/$name" "$@" > "runs/$name.log" 2>&1
-  cp "runs/$name/all_results.json" "runs/$name/confusion_matrix.json" "runs/$name/confusion_matrix.png" "results/$name/"
-  printf '{"command": "%s", "wall_time_s": %d}\n' "$command" $((SECONDS - start)) > "results/$name/run.json"
-}
+source scripts/run_step.sh
 
 for split in stratified speaker; do
   run "scratch_$split" train_student.py --split "$split" --num_train_epochs "$EPOCHS"
