@@ -6,6 +6,7 @@ the training window, normalise with the model's saved feature extractor, pad in 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -113,6 +114,10 @@ class PaperTrainingArguments(TrainingArguments):
     seed: int = field(default=42, metadata={"help": "Random seed (paper: 42); also the split's seed."})
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Must stay False: the audio column is decoded on the fly."}
+    )
+    report_to: None | str | list[str] = field(
+        default_factory=lambda: ["tensorboard"] if importlib.util.find_spec("tensorboard") else "none",
+        metadata={"help": "Where to log: TensorBoard (runs/ in the output folder) when it is installed, else none."},
     )
     early_stopping_patience: int = field(
         default=20, metadata={"help": "Stop after this many evaluations without improvement (paper: 20; 0: off)."}

@@ -238,20 +238,28 @@ def prepare_cremad(data_dir: str | Path, cache_dir: str | None = None) -> tuple[
         demographics_csv=str(demographics or ""),
         votes_csv=str(votes or ""),
         fingerprint=_fingerprint(clips, [demographics, votes]),
-        hash=hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16],
+        hash=_code_version(),
     )
     report_file = Path(builder.cache_dir) / "preparation_report.json"
     if not report_file.exists():
         logger.info("Preparing %d clips from %s (decoded once, cached in %s)", len(clips), folder, builder.cache_dir)
     builder.download_and_prepare()
-    if hasattr(builder, "report"):  # prepared in this call
-        if builder.report.used == 0:
-            raise CremaDError(f"no usable clips in {folder}: {builder.report.summary()}")
+    if hasattr(builder, "report"):  # prepared in this call: keep the report beside the cache for later calls
         report_file.write_text(_report_json(builder.report))
     report = PreparationReport(**_load_json(report_file)) if report_file.exists() else PreparationReport()
+    splits = builder.info.splits or {}
+    if "train" not in splits or splits["train"].num_examples == 0:  # also when a second call finds an empty cache
+        raise CremaDError(f"no usable clips in {folder}: {report.summary()}")
     dataset = builder.as_dataset(split="train")
     report.used = len(dataset)
     return dataset, report
+
+
+def _code_version() -> str:
+    """The cache is also keyed by the code that fills it: this file and the decode path."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update((Path(__file__).parent / "audio.py").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _report_json(report: PreparationReport) -> str:

@@ -1,6 +1,6 @@
 """The README's Results table, from results/*/all_results.json (written by scripts/table1.sh and beyond.sh).
 
-    python scripts/results_table.py            # prints Markdown
+python scripts/results_table.py            # prints Markdown
 """
 
 from __future__ import annotations
