@@ -31,17 +31,11 @@ from data.audio import SAMPLING_RATE
 from modeling_litecnn import LiteCNNForAudioClassification
 
 # The architectures of facebook/wav2vec2-base and facebook/wav2vec2-large-960h-lv60-self (their config.json).
-WAV2VEC2_BASE = {}
-WAV2VEC2_LARGE_LV60 = {
-    "hidden_size": 1024,
-    "num_hidden_layers": 24,
-    "num_attention_heads": 16,
-    "intermediate_size": 4096,
-    "feat_extract_norm": "layer",
-    "do_stable_layer_norm": True,
-    "conv_bias": True,
+CONFIGS = Path(__file__).resolve().parent / "configs"
+TEACHERS = {
+    "wav2vec2-base (teacher)": CONFIGS / "wav2vec2_base.json",
+    "wav2vec2-large-lv60 (paper's teacher)": CONFIGS / "wav2vec2_large_lv60.json",
 }
-
 
 PAPER_PARAMETERS = 1_080_000
 
@@ -195,11 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
         bench_torch("LiteCNN (PyTorch)", litecnn, args.runs, args.batch),
         bench_onnx(litecnn, args.runs, args.batch, args.threads),
     ]
-    teachers = [("wav2vec2-base (teacher)", WAV2VEC2_BASE)]
-    if not args.no_large:
-        teachers.append(("wav2vec2-large-lv60 (paper's teacher)", WAV2VEC2_LARGE_LV60))
-    for name, overrides in teachers:
-        teacher = Wav2Vec2ForSequenceClassification(Wav2Vec2Config(num_labels=6, **overrides))
+    for name, config_file in list(TEACHERS.items())[: 1 if args.no_large else 2]:
+        teacher = Wav2Vec2ForSequenceClassification(Wav2Vec2Config.from_pretrained(config_file, num_labels=6))
         rows.append(bench_torch(name, teacher, max(10, args.runs // 5), max(1, args.batch // 4)))
         del teacher
     if args.variants:

@@ -65,6 +65,9 @@ class DataArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use only this many training clips (for quick runs)."}
     )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use only this many validation clips (for quick runs)."}
+    )
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -152,10 +155,9 @@ def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDi
         splits = split_cremad(corpus, data_args.split, data_args.test_size, seed)
     except (FileNotFoundError, CremaDError, ValueError) as error:
         raise SystemExit(f"error: --data_dir {data_args.data_dir}: {error}") from None
-    if data_args.max_train_samples is not None:
-        splits["train"] = (
-            splits["train"].shuffle(seed=seed).select(range(min(data_args.max_train_samples, len(splits["train"]))))
-        )
+    for name, limit in (("train", data_args.max_train_samples), ("validation", data_args.max_eval_samples)):
+        if limit is not None:  # a seeded random subset, not the first clips (those are one actor's)
+            splits[name] = splits[name].shuffle(seed=seed).select(range(min(limit, len(splits[name]))))
     for name, part in splits.items():
         if len(part) == 0:
             raise SystemExit(f"error: the {name} split of {data_args.data_dir} is empty (--split {data_args.split})")
