@@ -101,8 +101,8 @@ Clips are normalised to zero mean and unit variance and cut to their first {data
 ```python
 from transformers import pipeline
 
-classifier = pipeline("audio-classification", model="{repo}", trust_remote_code=True)
-classifier(waveform_16khz_float_array)  # [{{"label": "anger", "score": 0.71}}, ...]
+classifier = pipeline("audio-classification", model="{repo}", trust_remote_code=True, top_k=None)
+classifier(waveform_16khz_float_array)  # all six labels: [{{"label": "anger", "score": 0.71}}, ...]
 ```
 
 ```python
