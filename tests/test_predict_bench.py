@@ -1,0 +1,82 @@
+"""predict.py on files and folders of any format, and the counting that bench.py reports (not its timings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+from transformers import pipeline
+
+import bench
+import predict
+from configuration_litecnn import LiteCNNConfig
+from data.audio import SAMPLING_RATE, load_audio, windows
+from data.cremad import EMOTIONS
+from modeling_litecnn import LiteCNNForAudioClassification
+
+
+def test_predict_files_folders_other_rates_and_a_broken_file(distilled_student, corpus_dir, tmp_path, capsys):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    source = sorted(corpus_dir.glob("1002_*.wav"))[:2]
+    for clip in source:
+        (folder / clip.name).write_bytes(clip.read_bytes())
+    waveform = load_audio(source[0])
+    long = np.concatenate([waveform, waveform, waveform])[: int(3.5 * SAMPLING_RATE)]  # 3.5 s: 4 windows of 1 s
+    resampled = tmp_path / "stereo_44k.wav"  # another rate and two channels
+    sf.write(resampled, np.stack([soxr.resample(long, SAMPLING_RATE, 44_100)] * 2, axis=1), 44_100)
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not audio")
+
+    status = predict.main([str(distilled_student[0]), str(folder), str(resampled), str(broken), "--json"])
+
+    assert status == 1  # one file failed, the others were classified
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_file = {line["file"]: line for line in lines}
+    assert {str(folder / clip.name) for clip in source} <= set(by_file)
+    assert "cannot decode" in by_file[str(broken)]["error"]
+    result = by_file[str(resampled)]
+    assert result["windows"] == 4 and abs(result["duration_s"] - 3.5) < 0.01
+    assert list(result["scores"]) == list(EMOTIONS)
+    assert abs(sum(result["scores"].values()) - 1) < 1e-4
+    assert result["label"] == max(result["scores"], key=result["scores"].get)
+
+    # the clip's scores are the mean of its windows' scores, each window classified alone
+    classifier = pipeline("audio-classification", model=str(distilled_student[0]), trust_remote_code=True)
+    per_window = [
+        predict.classify(classifier, chunk, SAMPLING_RATE)["scores"]
+        for chunk in windows(load_audio(resampled), SAMPLING_RATE)
+    ]
+    for emotion in EMOTIONS:
+        assert abs(result["scores"][emotion] - np.mean([w[emotion] for w in per_window])) < 1e-5
+
+
+def test_predict_explains_a_missing_model(tmp_path, capsys):
+    assert predict.main([str(tmp_path / "no_model"), str(tmp_path)]) == 2
+    assert "cannot load the model" in capsys.readouterr().err
+
+
+def test_mac_count_matches_the_arithmetic():
+    model = LiteCNNForAudioClassification(LiteCNNConfig()).eval()
+    total, per_layer = bench.count_macs(model, torch.randn(1, SAMPLING_RATE))
+    stem_frames = (SAMPLING_RATE - 80) // 2 + 1
+    assert per_layer["LiteCNNForAudioClassification.litecnn.stem.conv"] == 32 * 80 * stem_frames
+    assert per_layer["LiteCNNForAudioClassification.classifier.0"] == 256 * 3928
+    assert 45e6 < total < 55e6
+
+
+def test_layout_variants_keep_the_papers_size():
+    for overrides in bench.VARIANTS.values():
+        parameters = bench.litecnn_of_paper_size(**overrides).num_parameters()
+        assert abs(parameters - 1.08e6) / 1.08e6 < 0.001, (overrides, parameters)
+
+
+def test_onnx_export_agrees_with_pytorch():
+    model = LiteCNNForAudioClassification(
+        LiteCNNConfig(stem_channels=8, block_channels=[8, 16, 16], classifier_hidden_size=32)
+    )
+    row = bench.bench_onnx(model, runs=2, batch=2, threads=1)
+    assert row["max_abs_diff_vs_torch"] < 1e-3
