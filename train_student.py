@@ -140,6 +140,33 @@ def load_teacher(teacher_dir: str, labels: list[str], data_record: dict):
     return teacher, AutoFeatureExtractor.from_pretrained(folder)
 
 
+def teacher_targets(model_args, data_args, training_args, train_split, data_record: dict) -> tuple[dict, dict]:
+    """The teacher's logits for every training clip (computed once, then cached) and what to record about them."""
+    teacher, teacher_extractor = load_teacher(model_args.teacher, list(EMOTIONS), data_record)
+    recorded = getattr(teacher.config, TRAINING_DATA_KEY, None) or {}
+    teacher_window = model_args.teacher_max_duration_s or recorded.get("max_duration_s", data_args.max_duration_s)
+    with training_args.main_process_first(desc="teacher logits"):  # rank 0 computes, the others read the cache
+        logits, cache_file, reused = cached_teacher_logits(
+            Path(model_args.teacher),
+            teacher,
+            teacher_extractor,
+            train_split,
+            int(round(teacher_window * SAMPLING_RATE)),
+            model_args.teacher_batch_size,
+        )
+    record = {
+        "teacher": model_args.teacher,
+        "teacher_model_type": teacher.config.model_type,
+        "teacher_parameters": teacher.num_parameters(),
+        "teacher_max_duration_s": teacher_window,
+        "alpha": training_args.alpha,
+        "temperature": training_args.temperature,
+        "teacher_logits_cache": str(cache_file),
+        "teacher_logits_reused": reused,
+    }
+    return {TEACHER_LOGITS: logits}, record
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = HfArgumentParser((StudentModelArguments, DataArguments, DistillationTrainingArguments))
     model_args, data_args, training_args = parse_args(parser, argv)
@@ -157,31 +184,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     extra, distilled_from = None, None
     if model_args.teacher:
-        teacher, teacher_extractor = load_teacher(model_args.teacher, labels, data_record)
-        teacher_window = model_args.teacher_max_duration_s or (
-            getattr(teacher.config, TRAINING_DATA_KEY, None) or {}
-        ).get("max_duration_s", data_args.max_duration_s)
-        with training_args.main_process_first(desc="teacher logits"):
-            logits, cache_file, reused = cached_teacher_logits(
-                Path(model_args.teacher),
-                teacher,
-                teacher_extractor,
-                splits["train"],
-                int(round(teacher_window * SAMPLING_RATE)),
-                model_args.teacher_batch_size,
-            )
-        extra = {TEACHER_LOGITS: logits}
-        distilled_from = {
-            "teacher": model_args.teacher,
-            "teacher_model_type": teacher.config.model_type,
-            "teacher_parameters": teacher.num_parameters(),
-            "teacher_max_duration_s": teacher_window,
-            "alpha": training_args.alpha,
-            "temperature": training_args.temperature,
-            "teacher_logits_cache": str(cache_file),
-            "teacher_logits_reused": reused,
-        }
-        del teacher  # its logits are all the student needs
+        extra, distilled_from = teacher_targets(model_args, data_args, training_args, splits["train"], data_record)
     else:
         training_args.alpha = 1.0  # no teacher: plain cross-entropy (the paper's "Student" column)
     setattr(model.config, TRAINING_DATA_KEY, data_record)
