@@ -36,7 +36,8 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     repo = args.hub_model_id or "org/litecnn-cremad"
     how = (
         f"distilled from a {distillation['teacher_model_type']} teacher ({distillation['teacher_parameters'] / 1e6:.1f}M "
-        f"parameters) with alpha {distillation['alpha']} and temperature {distillation['temperature']}"
+        f"parameters, hearing the first {distillation.get('teacher_max_duration_s', '?')} s of each clip) with alpha "
+        f"{distillation['alpha']} and temperature {distillation['temperature']}"
         if distillation
         else "trained from scratch with cross-entropy (no teacher)"
     )
@@ -132,7 +133,7 @@ LiteCNN: stem conv (kernel {config.stem_kernel_size}, stride {config.stem_stride
 depthwise-separable blocks {config.block_channels}, {config.pooling} pooling, classifier {config.classifier_hidden_size}
 hidden units with dropout {config.classifier_dropout}. {parameters:,} parameters, {parameters * 4 / 1e6:.1f} MB in fp32.
 Optimiser AdamW (lr {args.learning_rate}, weight decay {args.weight_decay}), batch {args.per_device_train_batch_size}
-per device, up to {args.num_train_epochs:g} epochs, {args.lr_scheduler_type} {args.lr_scheduler_kwargs}, best checkpoint
+per device, up to {args.num_train_epochs:g} epochs, {getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)} {args.lr_scheduler_kwargs}, best checkpoint
 by validation {args.metric_for_best_model}, seed {args.seed}.
 """
     path = output_dir / "README.md"
