@@ -35,7 +35,7 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     parameters = model.num_parameters()
     repo = args.hub_model_id or "org/litecnn-cremad"
     how = (
-        f"distilled from a {distillation['teacher_model_type']} teacher ({distillation['teacher_parameters'] / 1e6:.1f}M "
+        f"distilled from a {distillation['teacher_model_type']} teacher ({distillation['teacher_parameters']:,} "
         f"parameters, hearing the first {distillation.get('teacher_max_duration_s', '?')} s of each clip) with alpha "
         f"{distillation['alpha']} and temperature {distillation['temperature']}"
         if distillation
