@@ -11,13 +11,13 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 PAPER = {"teacher": 0.624, "scratch": 0.389, "distilled": 0.455}
-ROWS = [  # (run name, what it is, the paper's number for it)
+ROWS = [  # (run name, what it is, the paper's number for it: its protocol is the stratified split)
     ("scratch_stratified", "LiteCNN from scratch", "scratch"),
-    ("teacher_stratified", "teacher (LiteCNN on 2.5 s)", None),
+    ("teacher_stratified", "teacher (LiteCNN on 2.5 s; the paper's: wav2vec2-large)", "teacher"),
     ("distilled_stratified", "LiteCNN distilled", "distilled"),
-    ("scratch_speaker", "LiteCNN from scratch", "scratch"),
+    ("scratch_speaker", "LiteCNN from scratch", None),
     ("teacher_speaker", "teacher (LiteCNN on 2.5 s)", None),
-    ("distilled_speaker", "LiteCNN distilled", "distilled"),
+    ("distilled_speaker", "LiteCNN distilled", None),
     ("scratch_speaker_crops", "LiteCNN from scratch, random crops, whole-clip eval", None),
     ("distilled_speaker_crops", "LiteCNN distilled, random crops, whole-clip eval", None),
 ]
