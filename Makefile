@@ -44,7 +44,7 @@ demo: setup
 bench: setup
 	$(PY) bench.py
 
-# Table 1 on real CREMA-D (about 70 minutes on 2 cores); numbers land in results/
+# Table 1 on real CREMA-D (about 2 hours on 2 cores; the README's run used SPEAKER_EPOCHS=15); numbers land in results/
 results: setup
 	bash scripts/table1.sh $(DATA)
 
