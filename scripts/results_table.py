@@ -9,8 +9,10 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model_card import PAPER  # noqa: E402  (one place for the paper's numbers)
+
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-PAPER = {"teacher": 0.624, "scratch": 0.389, "distilled": 0.455}
 ROWS = [  # (run name, what it is, the paper's number for it: its protocol is the stratified split)
     ("scratch_stratified", "LiteCNN from scratch", "scratch"),
     ("teacher_stratified", "teacher (LiteCNN on 2.5 s; the paper's: wav2vec2-large)", "teacher"),
