@@ -25,22 +25,36 @@ def _row(name: str, metrics: dict[str, float]) -> str:
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
+def _how_trained(distillation: dict | None) -> str:
+    """One sentence on how the student was trained: from scratch, or from which teacher(s) and logits."""
+    if not distillation:
+        return "trained from scratch with cross-entropy (no teacher)"
+    members = distillation.get("members") or [distillation]
+    described = []
+    for member in members:
+        size = f", {member['teacher_parameters']:,} parameters" if member.get("teacher_parameters") else ""
+        window = member.get("teacher_max_duration_s")
+        hears = f"hearing the first {window} s of each clip" if window else "hearing whole clips"
+        speaker = ", with features standardised per speaker" if member.get("uses_speaker_statistics") else ""
+        described.append(f"the {member['teacher_model_type']} teacher ({hears}{size}{speaker})")
+    teachers = described[0] if len(described) == 1 else "an ensemble (mean probability) of " + "; ".join(described)
+    logits = " using out-of-fold logits" if distillation.get("teacher_logits") == "out_of_fold" else ""
+    views = f" on {len(distillation['views'])} cached views per clip" if distillation.get("views") else ""
+    return (
+        f"distilled from {teachers}{logits}{views} with alpha {distillation['alpha']} and temperature "
+        f"{distillation['temperature']}"
+    )
+
+
 def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArguments) -> Path:
     config = model.config
     data = getattr(config, "training_data", None) or {}
     distillation = getattr(config, "distillation", None)
     student = _read_metrics(output_dir)
-    teacher = _read_metrics(distillation["teacher"]) if distillation else {}
     labels = [config.id2label[i] for i in range(config.num_labels)]
     parameters = model.num_parameters()
     repo = args.hub_model_id or "org/litecnn-cremad"
-    how = (
-        f"distilled from a {distillation['teacher_model_type']} teacher ({distillation['teacher_parameters']:,} "
-        f"parameters, hearing the first {distillation.get('teacher_max_duration_s', '?')} s of each clip) with alpha "
-        f"{distillation['alpha']} and temperature {distillation['temperature']}"
-        if distillation
-        else "trained from scratch with cross-entropy (no teacher)"
-    )
+    how = _how_trained(distillation)
     model_index = {
         "name": repo.split("/")[-1],
         "results": [
@@ -66,8 +80,10 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
         "model-index": [model_index],
     }
     rows = [_row("LiteCNN (this model)", student)]
-    if teacher:
-        rows.append(_row(f"teacher ({distillation['teacher_model_type']})", teacher))
+    for member in (distillation or {}).get("members") or []:
+        if member.get("validation"):
+            note = " (features standardised per speaker)" if member.get("uses_speaker_statistics") else ""
+            rows.append(_row(f"teacher ({member['teacher_model_type']}){note}", member["validation"]))
     card = f"""---
 {yaml.safe_dump(metadata, sort_keys=False).strip()}
 ---

@@ -13,25 +13,30 @@ metrics and the confusion matrix. `--push_to_hub --hub_model_id org/litecnn-crem
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from transformers import (
-    AutoConfig,
-    AutoFeatureExtractor,
-    AutoModelForAudioClassification,
-    HfArgumentParser,
-    Wav2Vec2FeatureExtractor,
-    set_seed,
-)
+import numpy as np
+from transformers import HfArgumentParser, Wav2Vec2FeatureExtractor, set_seed
 
 from configuration_litecnn import LiteCNNConfig
 from data.audio import SAMPLING_RATE
 from data.cremad import EMOTIONS
-from distillation import TEACHER_LOGITS, DistillationTrainer, DistillationTrainingArguments, cached_teacher_logits
+from data.views import View, view_grid
+from distillation import DistillationTrainer, DistillationTrainingArguments
 from model_card import write_model_card
 from modeling_litecnn import LiteCNNForAudioClassification
+from teachers import (
+    LOGIT_SOURCES,
+    ModelTeacher,
+    TeacherTargets,
+    cached_logits,
+    check_teacher,
+    ensemble_logits,
+    open_teacher,
+)
 from training_utils import (
     TRAINING_DATA_KEY,
     DataArguments,
@@ -49,12 +54,31 @@ logger = logging.getLogger("train_student")
 
 @dataclass
 class StudentModelArguments:
-    teacher: str | None = field(
+    teacher: list[str] | None = field(
         default=None,
         metadata={
-            "help": "Folder of the teacher (any AutoModelForAudioClassification, e.g. train_teacher.py's "
-            "output). Without it the student trains from scratch with cross-entropy."
+            "help": "Teacher folder(s): any AutoModelForAudioClassification (train_teacher.py's output) or a "
+            "classical teacher (train_feature_teacher.py's). Several: an ensemble (mean probability). Without it "
+            "the student trains from scratch with cross-entropy."
         },
+    )
+    teacher_logits: str = field(
+        default="in_sample",
+        metadata={
+            "help": f"Which logits of the training clips: one of {LOGIT_SOURCES}. out_of_fold: each clip scored by a "
+            "fit that never heard its actor (classical teachers trained with --oof_folds)."
+        },
+    )
+    view_speeds: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "View-consistent distillation: cache the teacher's logits for these speed factors (e.g. 0.9 1.0 "
+            "1.1) x --view_offsets_s, and train on a random cached view with the teacher's logits for that view."
+        },
+    )
+    view_offsets_s: list[float] | None = field(
+        default=None,
+        metadata={"help": "Window starts (s) of the cached views, e.g. 0 0.5 1 1.5 (default with --view_speeds: 0)."},
     )
     teacher_batch_size: int = field(default=32, metadata={"help": "Batch size of the one teacher pass over the data."})
     teacher_max_duration_s: float | None = field(
@@ -83,6 +107,9 @@ class StudentModelArguments:
     def config_overrides(self) -> dict:
         architecture = {f.name for f in fields(self)} - {
             "teacher",
+            "teacher_logits",
+            "view_speeds",
+            "view_offsets_s",
             "teacher_batch_size",
             "teacher_max_duration_s",
             "student_config",
@@ -111,60 +138,72 @@ def student_feature_extractor() -> Wav2Vec2FeatureExtractor:
     )
 
 
-def load_teacher(teacher_dir: str, labels: list[str], data_record: dict):
-    """The teacher and its feature extractor; one clear error for a missing folder or other labels, before training."""
-    folder = Path(teacher_dir)
-    if not (folder / "config.json").is_file():
-        raise SystemExit(f"error: --teacher {teacher_dir}: not a model folder (no config.json)")
-    config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
-    teacher_labels = [config.id2label[i] for i in range(config.num_labels)]
-    if teacher_labels != labels:
-        raise SystemExit(
-            f"error: --teacher {teacher_dir} predicts {teacher_labels}, but the data's labels are {labels}: "
-            "distillation needs the same labels in the same order"
-        )
-    recorded = getattr(config, TRAINING_DATA_KEY, None)
-    if recorded is None:
-        logger.warning(
-            "--teacher %s does not record its training split: make sure it never saw the validation clips", teacher_dir
-        )
-    else:
-        mismatched = [k for k in ("split", "test_size", "seed", "num_validation") if recorded.get(k) != data_record[k]]
-        if mismatched:
-            raise SystemExit(
-                f"error: --teacher {teacher_dir} was trained on another split ({', '.join(f'{k}={recorded.get(k)!r}' for k in mismatched)}; "
-                f"this run: {', '.join(f'{k}={data_record[k]!r}' for k in mismatched)}): its logits would leak validation "
-                "clips into training. Use the teacher's --split, --test_size and --seed."
-            )
-    teacher = AutoModelForAudioClassification.from_pretrained(folder, trust_remote_code=True)
-    return teacher, AutoFeatureExtractor.from_pretrained(folder)
+def student_views(model_args: StudentModelArguments) -> list[View]:
+    """The cached views (the view grid), or the one fixed view of the classic cache."""
+    if not model_args.view_speeds and not model_args.view_offsets_s:
+        return [View()]
+    return view_grid(model_args.view_speeds or [1.0], model_args.view_offsets_s or [0.0], None)
 
 
-def teacher_targets(model_args, data_args, training_args, train_split, data_record: dict) -> tuple[dict, dict]:
-    """The teacher's logits for every training clip (computed once, then cached) and what to record about them."""
-    teacher, teacher_extractor = load_teacher(model_args.teacher, list(EMOTIONS), data_record)
-    recorded = getattr(teacher.config, TRAINING_DATA_KEY, None) or {}
-    teacher_window = model_args.teacher_max_duration_s or recorded.get("max_duration_s", data_args.max_duration_s)
+def teacher_targets(model_args, data_args, training_args, train_split, data_record: dict):
+    """Every teacher checked first (labels, split), then its logits (cached), combined; and what to record."""
+    window = model_args.teacher_max_duration_s
+    teachers = [open_teacher(folder, window, model_args.teacher_batch_size) for folder in model_args.teacher]
+    for folder, teacher in zip(model_args.teacher, teachers):
+        check_teacher(teacher, folder, list(EMOTIONS), data_record)
+    for teacher in teachers:  # a model teacher without a recorded window hears what the student hears
+        if isinstance(teacher, ModelTeacher) and teacher.window_s is None:
+            teacher.window_s = data_args.max_duration_s
+    views = student_views(model_args)
+    members = []
     with training_args.main_process_first(desc="teacher logits"):  # rank 0 computes, the others read the cache
-        logits, cache_file, reused = cached_teacher_logits(
-            Path(model_args.teacher),
-            teacher,
-            teacher_extractor,
-            train_split,
-            int(round(teacher_window * SAMPLING_RATE)),
-            model_args.teacher_batch_size,
-        )
+        for teacher in teachers:
+            logits, cache_file, reused = cached_logits(teacher, train_split, views, model_args.teacher_logits)
+            members.append((teacher, logits, cache_file, reused))
+    combined = members[0][1] if len(members) == 1 else ensemble_logits([logits for _, logits, _, _ in members])
+    targets = TeacherTargets(list(train_split["id"]), combined, views if views != [View()] else None)
+    labels = np.asarray(train_split["label"])
     record = {
-        "teacher": model_args.teacher,
-        "teacher_model_type": teacher.config.model_type,
-        "teacher_parameters": teacher.num_parameters(),
-        "teacher_max_duration_s": teacher_window,
+        **members[0][0].describe(),
+        "members": [
+            {
+                **teacher.describe(),
+                "train_accuracy": float(np.mean(logits[0].argmax(-1) == labels)),
+                "validation": teacher_validation_metrics(teacher),
+                "teacher_logits_cache": str(cache_file),
+                "teacher_logits_reused": reused,
+            }
+            for teacher, logits, cache_file, reused in members
+        ],
+        "ensemble": "mean of probabilities" if len(members) > 1 else None,
+        "teacher_logits": model_args.teacher_logits,
+        "views": [view.as_tuple() for view in views] if targets.views else None,
+        "train_accuracy": float(np.mean(combined[0].argmax(-1) == labels)),
         "alpha": training_args.alpha,
         "temperature": training_args.temperature,
-        "teacher_logits_cache": str(cache_file),
-        "teacher_logits_reused": reused,
+        "teacher_logits_cache": str(members[0][2]),
+        "teacher_logits_reused": all(reused for *_, reused in members),
     }
-    return {TEACHER_LOGITS: logits}, record
+    if len(members) > 1:
+        record["teacher"] = [str(teacher.folder) for teacher, *_ in members]
+        record["teacher_model_type"] = "ensemble of " + ", ".join(
+            t.describe()["teacher_model_type"] for t, *_ in members
+        )
+        record["uses_speaker_statistics"] = any(t.describe()["uses_speaker_statistics"] for t, *_ in members)
+    return targets, record
+
+
+def teacher_validation_metrics(teacher) -> dict | None:
+    """The teacher's own validation metrics (its `eval_results.json`), if it has them."""
+    path = Path(teacher.folder) / "eval_results.json"
+    if not path.is_file():
+        return None
+    metrics = json.loads(path.read_text())
+    return {
+        key.removeprefix("eval_"): metrics[key]
+        for key in ("eval_accuracy", "eval_uar", "eval_macro_f1")
+        if key in metrics
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -182,19 +221,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = build_student(model_args, labels)
     feature_extractor = student_feature_extractor()
 
-    extra, distilled_from = None, None
+    targets, distilled_from = None, None
     if model_args.teacher:
-        extra, distilled_from = teacher_targets(model_args, data_args, training_args, splits["train"], data_record)
+        targets, distilled_from = teacher_targets(model_args, data_args, training_args, splits["train"], data_record)
     else:
         training_args.alpha = 1.0  # no teacher: plain cross-entropy (the paper's "Student" column)
     setattr(model.config, TRAINING_DATA_KEY, data_record)
     model.config.distillation = distilled_from
-    set_transforms(splits, feature_extractor, data_args, training_args.seed, extra)
+    train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets)
     logger.info(
-        "student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if extra else "from scratch"
+        "student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if targets else "from scratch"
     )
 
-    trainer = build_trainer(StudentTrainer, model, training_args, splits, feature_extractor)
+    trainer = build_trainer(StudentTrainer, model, training_args, splits, feature_extractor, train_transform)
     metrics = train_and_evaluate(trainer, training_args, labels)
     if trainer.is_world_process_zero():
         trainer.create_model_card()

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     labels = list(EMOTIONS)
     model, feature_extractor = build_teacher(model_args, labels)
     setattr(model.config, TRAINING_DATA_KEY, training_data_record(data_args, splits, training_args.seed))
-    set_transforms(splits, feature_extractor, data_args, training_args.seed)
+    train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed)
     logger.info(
         "teacher: %s, %.1fM parameters (%.1fM trainable)",
         model.config.model_type,
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         model.num_parameters(only_trainable=True) / 1e6,
     )
 
-    trainer = build_trainer(MeanLossTrainer, model, training_args, splits, feature_extractor)
+    trainer = build_trainer(MeanLossTrainer, model, training_args, splits, feature_extractor, train_transform)
     metrics = train_and_evaluate(trainer, training_args, labels)
     if training_args.push_to_hub and trainer.is_world_process_zero():
         trainer.push_to_hub(finetuned_from=None if model_args.config_name else model_args.model_name_or_path)

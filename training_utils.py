@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import os
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,16 @@ import datasets
 import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
-from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainingArguments
+from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainerCallback, TrainingArguments
 
 from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
 from data.cremad import EMOTIONS, SPLITS, CremaDError, PreparationReport, prepare_cremad, split_cremad
+from data.views import View, apply_view, change_speed
 
 logger = logging.getLogger(__name__)
+
+TEACHER_LOGITS = "teacher_logits"
+"""Name of the per-clip teacher logits in a training batch."""
 
 TRAINING_DATA_KEY = "training_data"
 """Key in a saved model's config.json that records the data it was trained on (folder, split, seed, window)."""
@@ -59,6 +65,17 @@ class DataArguments:
         default="start",
         metadata={"help": "Window of each training clip: 'start' (the paper) or 'random' (a new one every epoch)."},
     )
+    speed_perturbation: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Speed factors drawn uniformly per training clip and epoch, e.g. 0.9 1.0 1.1 (tempo and pitch "
+            "together, Ko et al. 2015). Default: none (the paper)."
+        },
+    )
+    noise_snr_db: list[float] | None = field(
+        default=None,
+        metadata={"help": "Add white noise at an SNR drawn from [LOW, HIGH] dB per training clip, e.g. 20 40."},
+    )
     dataset_cache_dir: str | None = field(
         default=None, metadata={"help": "Where the decoded-audio Arrow cache lives (default: the datasets cache)."}
     )
@@ -78,6 +95,12 @@ class DataArguments:
             raise ValueError(f"--max_duration_s must be positive, got {self.max_duration_s}")
         if self.eval_max_duration_s is not None and self.eval_max_duration_s <= 0:
             raise ValueError(f"--eval_max_duration_s must be positive, got {self.eval_max_duration_s}")
+        for speed in self.speed_perturbation or ():
+            View(speed=speed)  # raises for a factor outside [0.5, 2]
+        if self.noise_snr_db is not None and (
+            len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]
+        ):
+            raise ValueError(f"--noise_snr_db takes LOW HIGH in dB (LOW <= HIGH), got {self.noise_snr_db}")
 
     @property
     def max_samples(self) -> int:
@@ -99,7 +122,13 @@ class PaperTrainingArguments(TrainingArguments):
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device (paper: 32)."})
     per_device_eval_batch_size: int = field(default=32, metadata={"help": "Evaluation batch size per device."})
     eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate every epoch (for plateau and stopping)."})
-    save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch (resumable)."})
+    save_strategy: str | None = field(
+        default=None,
+        metadata={
+            "help": "When to checkpoint (resumable). Default: with every evaluation (--eval_strategy, and "
+            "--eval_steps for 'steps'), which keeping the best checkpoint needs; 'epoch' when evaluation is off."
+        },
+    )
     logging_strategy: str = field(default="epoch", metadata={"help": "Log the training loss every epoch."})
     lr_scheduler_type: str = field(
         default="reduce_lr_on_plateau", metadata={"help": "Paper: ReduceLROnPlateau on the validation loss."}
@@ -129,6 +158,12 @@ class PaperTrainingArguments(TrainingArguments):
     def __post_init__(self):
         if self.output_dir is None:
             raise ValueError("--output_dir is required: the folder where the model and its metrics are written")
+        if self.save_strategy is None:  # follow the evaluation: --load_best_model_at_end refuses anything else
+            self.save_strategy = (
+                "epoch" if str(self.eval_strategy) in ("no", "IntervalStrategy.NO") else self.eval_strategy
+            )
+            if str(self.save_strategy) == "steps" and self.eval_steps is not None:
+                self.save_steps = self.eval_steps
         super().__post_init__()
         if self.remove_unused_columns:
             raise ValueError("--remove_unused_columns must be False: the audio column is decoded by a transform")
@@ -177,6 +212,8 @@ def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict,
         "max_duration_s": data_args.max_duration_s,
         "eval_max_duration_s": data_args.eval_max_duration_s or data_args.max_duration_s,
         "train_crop": data_args.train_crop,
+        "speed_perturbation": data_args.speed_perturbation,
+        "noise_snr_db": data_args.noise_snr_db,
         "num_train": len(splits["train"]),
         "num_validation": len(splits["validation"]),
         "validation_actors": sorted(set(splits["validation"]["actor_id"])),
@@ -184,10 +221,13 @@ def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict,
 
 
 class AudioTransform:
-    """`Dataset.set_transform` callable: decode, crop to the window, normalise with the feature extractor.
+    """`Dataset.set_transform` callable: decode, take the clip's window (or view), augment, normalise.
 
     Decoding happens here, on the fly, from the Arrow cache: nothing decoded is held in memory between batches.
-    `extra` maps a clip id to additional per-clip targets (the teacher's logits for distillation)."""
+    Every random choice (window, view, speed, noise) is drawn from a generator seeded by (seed, epoch, clip id),
+    never from a running random state: a run resumed from a checkpoint sees exactly the crops an uninterrupted run
+    sees (`EpochCallback` tells the transform the epoch). `targets` adds the teacher's logits of each clip, or of
+    the view of it that the student gets (view-consistent distillation)."""
 
     def __init__(
         self,
@@ -195,25 +235,75 @@ class AudioTransform:
         max_samples: int,
         random_crop: bool = False,
         seed: int = 0,
-        extra: dict[str, dict[str, np.ndarray]] | None = None,
+        targets=None,
+        augmentation: Augmentation | None = None,
     ):
         self.feature_extractor = feature_extractor
         self.max_samples = max_samples
         self.random_crop = random_crop
-        self.rng = np.random.default_rng(seed)
-        self.extra = extra or {}
+        self.seed = seed
+        self.targets = targets
+        self.augmentation = augmentation or Augmentation()
+        self.epoch = 0
+
+    def rng(self, clip_id: str) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, zlib.crc32(clip_id.encode())])
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        clips = []
-        for audio in batch["audio"]:
+        clips, soft = [], []
+        views = self.targets.views if self.targets is not None else None
+        for audio, clip_id in zip(batch["audio"], batch["id"]):
+            rng = self.rng(clip_id)
             waveform = load_audio(audio)
-            offset = random_offset(waveform.size, self.max_samples, self.rng) if self.random_crop else 0
-            clips.append(crop(waveform, self.max_samples, offset))
+            if views:  # the student hears its window of one cached view; the teacher's logits are for that view
+                index = int(rng.integers(len(views)))
+                view = views[index]
+                waveform = apply_view(waveform, View(view.speed, view.offset_s, self.max_samples / SAMPLING_RATE))
+            else:
+                index = 0
+                waveform = change_speed(waveform, self.augmentation.draw_speed(rng))
+                offset = random_offset(waveform.size, self.max_samples, rng) if self.random_crop else 0
+                waveform = crop(waveform, self.max_samples, offset)
+            clips.append(self.augmentation.add_noise(waveform, rng))
+            if self.targets is not None:
+                soft.append(self.targets.lookup(clip_id, index))
         features = self.feature_extractor(clips, sampling_rate=SAMPLING_RATE, return_attention_mask=False)
         output = {"input_values": list(features["input_values"]), "labels": list(batch["label"])}
-        for name, values in self.extra.items():
-            output[name] = [values[clip_id] for clip_id in batch["id"]]
+        if self.targets is not None:
+            output[TEACHER_LOGITS] = soft
         return output
+
+
+@dataclass
+class Augmentation:
+    """Training-time augmentation of the student's waveform (every field off by default: the paper's recipe).
+
+    No gain augmentation: each clip is normalised to zero mean and unit variance, which undoes any gain."""
+
+    speeds: tuple[float, ...] = ()
+    noise_snr_db: tuple[float, float] | None = None
+
+    def draw_speed(self, rng: np.random.Generator) -> float:
+        return float(rng.choice(self.speeds)) if self.speeds else 1.0
+
+    def add_noise(self, waveform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """White noise at a signal-to-noise ratio drawn uniformly from `noise_snr_db` (in dB)."""
+        if self.noise_snr_db is None:
+            return waveform
+        snr_db = rng.uniform(*self.noise_snr_db)
+        power = float(np.mean(np.square(waveform, dtype=np.float64)))
+        noise = rng.standard_normal(waveform.size) * np.sqrt(power / 10 ** (snr_db / 10))
+        return (waveform + noise).astype(np.float32)
+
+
+class EpochCallback(TrainerCallback):
+    """Tells the training transform which epoch starts, so that its random draws depend on (seed, epoch, clip)."""
+
+    def __init__(self, transform: AudioTransform):
+        self.transform = transform
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.transform.epoch = int(math.floor(state.epoch or 0))
 
 
 class AudioCollator:
@@ -239,20 +329,31 @@ def set_transforms(
     feature_extractor: FeatureExtractionMixin,
     data_args: DataArguments,
     seed: int,
-    train_extra: dict[str, dict[str, np.ndarray]] | None = None,
-) -> None:
-    """Training clips get the training crop (and any extra targets); validation clips the first evaluation window."""
-    random_crop = data_args.train_crop == "random"
-    splits["train"].set_transform(
-        AudioTransform(feature_extractor, data_args.max_samples, random_crop, seed, train_extra)
+    targets=None,
+) -> AudioTransform:
+    """Training clips get the training crop, augmentation and any teacher targets; validation clips the first
+    evaluation window. Returns the training transform (for `EpochCallback`)."""
+    augmentation = Augmentation(
+        speeds=tuple(data_args.speed_perturbation or ()),
+        noise_snr_db=tuple(data_args.noise_snr_db) if data_args.noise_snr_db else None,
     )
+    random_crop = data_args.train_crop == "random"
+    train_transform = AudioTransform(
+        feature_extractor, data_args.max_samples, random_crop, seed, targets, augmentation
+    )
+    splits["train"].set_transform(train_transform)
     splits["validation"].set_transform(AudioTransform(feature_extractor, data_args.eval_max_samples))
+    return train_transform
 
 
 def compute_metrics(eval_pred) -> dict[str, float]:
+    """The Trainer's metrics: `metrics_from_logits` of its predictions."""
+    logits = eval_pred.predictions
+    return metrics_from_logits(logits[0] if isinstance(logits, tuple) else logits, eval_pred.label_ids)
+
+
+def metrics_from_logits(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Accuracy, unweighted average recall (UAR), macro precision/recall/F1 and per-class recall, by scikit-learn."""
-    logits, labels = eval_pred.predictions, eval_pred.label_ids
-    logits = logits[0] if isinstance(logits, tuple) else logits
     predictions = np.argmax(logits, axis=-1)
     classes = list(range(logits.shape[-1]))
     precision, recall, f1, _ = precision_recall_fscore_support(
@@ -290,8 +391,10 @@ def build_trainer(
     training_args: PaperTrainingArguments,
     splits: datasets.DatasetDict,
     feature_extractor: FeatureExtractionMixin,
+    train_transform: AudioTransform,
 ) -> Trainer:
-    """The Trainer both scripts use: train/validation splits, the audio collator, sklearn metrics, early stopping."""
+    """The Trainer both scripts use: train/validation splits, the audio collator, sklearn metrics, early stopping,
+    and the epoch callback that keeps random crops reproducible across a resume."""
     return trainer_class(
         model=model,
         args=training_args,
@@ -300,7 +403,7 @@ def build_trainer(
         data_collator=AudioCollator(feature_extractor),
         processing_class=feature_extractor,
         compute_metrics=compute_metrics,
-        callbacks=early_stopping_callbacks(training_args),
+        callbacks=[EpochCallback(train_transform), *early_stopping_callbacks(training_args)],
     )
 
 

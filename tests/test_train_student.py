@@ -15,7 +15,7 @@ from conftest import QUICK, ROOT
 from safetensors.torch import load_file, save_file
 from test_remote_code import check, run_as_user
 
-import distillation
+import teachers
 import train_student
 
 
@@ -82,7 +82,7 @@ def test_teacher_logits_are_cached_reused_and_keyed_by_the_teacher(
     def must_not_run(*args, **kwargs):
         raise AssertionError("the teacher ran again although its logits are cached")
 
-    monkeypatch.setattr(distillation, "compute_teacher_logits", must_not_run)
+    monkeypatch.setattr(teachers, "compute_model_logits", must_not_run)
     train_student.main(
         _student_args(tiny_teacher[0], corpus_dir, dataset_cache, tmp_path / "again", "--max_steps", "1")
     )

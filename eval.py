@@ -1,0 +1,149 @@
+"""Score a saved model on a folder of CREMA-D-named clips: accuracy, UAR, macro-F1, per-class recall, confusion.
+
+    python eval.py ./student CREMA-D/AudioWAV                          # every clip of the folder
+    python eval.py ./student CREMA-D/AudioWAV --subset validation      # the clips the model was validated on
+    python eval.py ./student CREMA-D/AudioWAV --speaker_adaptation --output_dir eval/student --json
+    python eval.py ./teacher-compare-svm CREMA-D/AudioWAV --subset validation   # classical teachers too
+
+MODEL is a student or teacher folder (LiteCNN, any transformers audio classifier, a classical teacher) or a hub
+id. Clips are scored as the model was evaluated in training: the first `eval_max_duration_s` seconds recorded in
+its config (whole clips for a LiteCNN trained with `--eval_max_duration_s 6`), or whole clips for a classical
+teacher. Bad clips are reported by name and the others scored (the folder is prepared like a training folder).
+
+`--speaker_adaptation` also reports the scores centred per speaker (the speaker is the actor id in the file name):
+each speaker's mean log-probability of every emotion is subtracted, using that speaker's other clips (unlabelled).
+It assumes a speaker's clips are not all one emotion, and its numbers are not one-clip numbers.
+(Not `evaluate.py`: that would shadow the Hugging Face package of that name.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from data.cremad import EMOTIONS, CremaDError, prepare_cremad, split_cremad
+from data.views import View
+from speaker_adaptation import centre_log_probabilities
+from training_utils import TRAINING_DATA_KEY, metrics_from_logits, save_confusion_matrix
+
+SUBSETS = ("all", "validation")
+HEADLINE = ("accuracy", "uar", "macro_f1")
+
+
+def load_scorer(model_id: str, batch_size: int):
+    """(dataset -> logits, labels, the model's training-data record, how it hears the clips) for any kind of model."""
+    from feature_teacher import FeatureTeacher, is_feature_teacher
+
+    if is_feature_teacher(model_id):
+        teacher = FeatureTeacher.from_pretrained(model_id)
+        heard = "whole clips, openSMILE functionals"
+        if teacher.speaker_normalization:
+            heard += ", features standardised per speaker (uses each speaker's other clips)"
+        return teacher.logits, teacher.labels, teacher.config.get("training_data") or {}, heard
+
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    import modeling_litecnn  # noqa: F401  (LiteCNN folders saved without remote code)
+    from teachers import compute_model_logits
+
+    model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
+    feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)
+    record = getattr(model.config, TRAINING_DATA_KEY, None) or {}
+    window = record.get("eval_max_duration_s") or record.get("max_duration_s")
+
+    def score(dataset):
+        return compute_model_logits(model, feature_extractor, dataset, View(1.0, 0.0, window), batch_size)
+
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return score, labels, record, f"first {window:g} s of each clip" if window else "whole clips"
+
+
+def select_subset(corpus, subset: str, record: dict, model_id: str):
+    if subset == "all":
+        return corpus
+    if not record.get("split"):
+        raise SystemExit(f"error: --subset validation: {model_id} does not record the split it was trained on")
+    splits = split_cremad(corpus, record["split"], record["test_size"], record["seed"])
+    return splits["validation"]
+
+
+def report(logits: np.ndarray, labels: np.ndarray) -> dict:
+    return {"num_clips": int(len(labels)), **metrics_from_logits(logits, labels)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="a student or teacher folder, or a hub repo id")
+    parser.add_argument("data_dir", help="a folder of CREMA-D-named .wav/.flac clips")
+    parser.add_argument("--subset", choices=SUBSETS, default="all", help="every clip, or the model's validation clips")
+    parser.add_argument("--speaker_adaptation", action="store_true", help="also score with per-speaker centring")
+    parser.add_argument("--output_dir", help="write eval_results.json and the confusion matrix (JSON, PNG) here")
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    parser.add_argument("--batch_size", type=int, default=16, help="clips per forward pass")
+    parser.add_argument("--dataset_cache_dir", help="where the decoded-audio cache lives (default: datasets')")
+    args = parser.parse_args(argv)
+
+    try:
+        corpus, preparation = prepare_cremad(args.data_dir, args.dataset_cache_dir)
+    except (FileNotFoundError, CremaDError) as error:
+        print(f"error: {args.data_dir}: {error}", file=sys.stderr)
+        return 2
+    try:
+        score, names, record, heard = load_scorer(args.model, args.batch_size)
+    except (OSError, ValueError) as error:
+        print(f"error: cannot load the model {args.model!r}: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if names != list(EMOTIONS):
+        print(f"error: {args.model} predicts {names}, CREMA-D's labels are {list(EMOTIONS)}", file=sys.stderr)
+        return 2
+    dataset = select_subset(corpus, args.subset, record, args.model)
+    logits = score(dataset)
+    labels = np.asarray(dataset["label"])
+
+    results = {
+        "model": args.model,
+        "data_dir": str(Path(args.data_dir).resolve()),
+        "subset": args.subset,
+        "heard": heard,
+        "skipped": [{"file": name, "reason": reason} for name, reason in preparation.skipped],
+        "metrics": report(logits, labels),
+    }
+    if args.speaker_adaptation:
+        adapted = centre_log_probabilities(logits, dataset["actor_id"])
+        results["speaker_adapted"] = report(adapted, labels)
+        results["speaker_adaptation"] = "log-probabilities centred per actor (file name), unlabelled clips"
+    if args.output_dir:
+        output = Path(args.output_dir)
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "eval_results.json").write_text(json.dumps(results, indent=1))
+        save_confusion_matrix(labels, logits.argmax(-1), names, output)
+        if args.speaker_adaptation:
+            save_confusion_matrix(labels, adapted.argmax(-1), names, output / "speaker_adapted")
+
+    if args.json:
+        print(json.dumps(results))
+    else:
+        print_summary(results)
+    for item in results["skipped"]:
+        print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    return 0
+
+
+def print_summary(results: dict) -> None:
+    print(f"{results['model']} on {results['data_dir']} ({results['subset']}, {results['heard']})")
+    rows = [("as is", results["metrics"])]
+    if "speaker_adapted" in results:
+        rows.append(("speaker-adapted", results["speaker_adapted"]))
+    print(f"{'':<16} {'clips':>5} " + " ".join(f"{name:>8}" for name in HEADLINE))
+    for title, metrics in rows:
+        print(f"{title:<16} {metrics['num_clips']:>5} " + " ".join(f"{metrics[name]:>8.3f}" for name in HEADLINE))
+    recalls = {k.removeprefix("recall_"): v for k, v in results["metrics"].items() if k.startswith("recall_")}
+    print("recall per class: " + ", ".join(f"{name} {value:.2f}" for name, value in recalls.items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

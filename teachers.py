@@ -1,0 +1,248 @@
+"""Teachers as providers of a cached table of logits: one per training clip, or one per (clip, view).
+
+Whatever a teacher is, the student's trainer only sees its table:
+
+- a `transformers` audio classifier folder (`train_teacher.py`, or a LiteCNN that hears more of each clip);
+- a classical teacher folder (`train_feature_teacher.py`: openSMILE functionals + scikit-learn), whose logits can
+  also be its stored out-of-fold logits (each training clip scored by a fit that never heard its actor);
+- several of them at once (`--teacher A B C`): an ensemble whose probabilities are averaged.
+
+Every member is checked before anything is computed (its labels, and that it was trained on the student's split,
+or its logits would leak validation clips). Logits are computed once per (teacher, views, clips, source) and cached
+as an `.npz` beside the dataset's Arrow files; another teacher or another view grid is another file, never a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification
+
+import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes: a LiteCNN can be a teacher)
+from data.audio import SAMPLING_RATE, load_audio
+from data.functionals import cache_dir_of, clips_digest
+from data.views import View, apply_view
+from feature_teacher import FeatureTeacher, is_feature_teacher
+from training_utils import TRAINING_DATA_KEY, AudioCollator
+
+logger = logging.getLogger(__name__)
+
+LOGIT_SOURCES = ("in_sample", "out_of_fold")
+SPLIT_KEYS = ("split", "test_size", "seed", "num_validation")
+"""What must match between a teacher's recorded data and the student's run for the teacher to be usable."""
+
+
+class ModelTeacher:
+    """A saved `AutoModelForAudioClassification` (with its feature extractor) hearing `window_s` of each view."""
+
+    def __init__(self, folder: Path, window_s: float | None = None, batch_size: int = 32):
+        self.folder = folder
+        self.config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+        recorded = getattr(self.config, TRAINING_DATA_KEY, None) or {}
+        self.window_s = window_s or recorded.get("max_duration_s")
+        self.batch_size = batch_size
+        self._model = None
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.config.id2label[i] for i in range(self.config.num_labels)]
+
+    @property
+    def training_data(self) -> dict | None:
+        return getattr(self.config, TRAINING_DATA_KEY, None)
+
+    def load(self):
+        if self._model is None:
+            self._model = AutoModelForAudioClassification.from_pretrained(self.folder, trust_remote_code=True).eval()
+            self.feature_extractor = AutoFeatureExtractor.from_pretrained(self.folder)
+        return self._model
+
+    def describe(self) -> dict:
+        return {
+            "teacher": str(self.folder),
+            "teacher_model_type": self.config.model_type,
+            "teacher_parameters": self.load().num_parameters(),
+            "teacher_max_duration_s": self.window_s,
+            "uses_speaker_statistics": False,
+        }
+
+    def fingerprint(self) -> str:
+        weights = sorted(self.folder.glob("*.safetensors")) or sorted(self.folder.glob("*.bin"))
+        if not weights:
+            raise SystemExit(
+                f"error: --teacher {self.folder}: no model weights (*.safetensors or *.bin) in the folder"
+            )
+        self.load()
+        digest = hashlib.sha256(json.dumps(self.feature_extractor.to_dict(), sort_keys=True, default=str).encode())
+        for path in weights:
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def teacher_view(self, view: View) -> View:
+        return View(view.speed, view.offset_s, self.window_s)
+
+    def logits(self, dataset: datasets.Dataset, view: View) -> np.ndarray:
+        return compute_model_logits(self.load(), self.feature_extractor, dataset, view, self.batch_size)
+
+
+class FunctionalsTeacher(FeatureTeacher):
+    """A classical teacher (see `feature_teacher.py`) in the provider interface; it hears the whole (sped) clip."""
+
+    @classmethod
+    def open(cls, folder: Path) -> FunctionalsTeacher:
+        teacher = cls.from_pretrained(folder)
+        return teacher
+
+    @property
+    def training_data(self) -> dict | None:
+        return self.config.get("training_data")
+
+    def describe(self) -> dict:
+        return {
+            "teacher": str(self.folder),
+            "teacher_model_type": f"{self.config['feature_set']} + {self.config['classifier']}",
+            "teacher_parameters": None,
+            "teacher_max_duration_s": None,
+            "uses_speaker_statistics": self.speaker_normalization,
+        }
+
+    def teacher_view(self, view: View) -> View:
+        return View(view.speed, 0.0, None)  # functionals summarise the whole clip: only the speed changes them
+
+
+@torch.no_grad()
+def compute_model_logits(model, feature_extractor, dataset: datasets.Dataset, view: View, batch_size: int):
+    """A model's logits for the `view` of every clip, in eval mode without gradients, batched."""
+    collate = AudioCollator(feature_extractor)
+    audios = dataset.with_format(None)["audio"]
+    logits = []
+    for start in tqdm(range(0, len(audios), batch_size), desc="teacher logits", unit="batch"):
+        clips = [apply_view(load_audio(audio), view) for audio in audios[start : start + batch_size]]
+        features = feature_extractor(clips, sampling_rate=SAMPLING_RATE, return_attention_mask=False)
+        batch = collate([{"input_values": values, "labels": 0} for values in features["input_values"]])
+        batch.pop("labels")
+        batch = {key: value.to(model.device) for key, value in batch.items()}
+        logits.append(model(**batch).logits.float().cpu().numpy())
+    return np.concatenate(logits)
+
+
+def open_teacher(folder: str, window_s: float | None = None, batch_size: int = 32):
+    """A teacher folder of either kind; one clear error naming the folder when it is neither."""
+    path = Path(folder)
+    if is_feature_teacher(path):
+        try:
+            return FunctionalsTeacher.open(path)
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"error: --teacher {folder}: {error}") from None
+    if not (path / "config.json").is_file():
+        raise SystemExit(
+            f"error: --teacher {folder}: not a model folder (no config.json) nor a classical teacher "
+            "(no teacher_config.json)"
+        )
+    return ModelTeacher(path, window_s, batch_size)
+
+
+def check_teacher(teacher, source: str, labels: list[str], data_record: dict) -> None:
+    """Refuses, before training, a teacher with other labels or one trained on another split."""
+    if teacher.labels != labels:
+        raise SystemExit(
+            f"error: --teacher {source} predicts {teacher.labels}, but the data's labels are {labels}: "
+            "distillation needs the same labels in the same order"
+        )
+    recorded = teacher.training_data
+    if recorded is None:
+        logger.warning(
+            "--teacher %s does not record its training split: make sure it never saw the validation clips", source
+        )
+        return
+    mismatched = [key for key in SPLIT_KEYS if recorded.get(key) != data_record[key]]
+    if mismatched:
+        theirs = ", ".join(f"{k}={recorded.get(k)!r}" for k in mismatched)
+        ours = ", ".join(f"{k}={data_record[k]!r}" for k in mismatched)
+        raise SystemExit(
+            f"error: --teacher {source} was trained on another split ({theirs}; this run: {ours}): its logits would "
+            "leak validation clips into training. Use the teacher's --split, --test_size and --seed."
+        )
+
+
+@dataclass
+class TeacherTargets:
+    """The student's soft targets: `logits[v, row]` is the teacher for view `v` of the clip `ids[row]`.
+
+    `views` is None for the classic fixed cache (one entry per clip; the student crops as it likes)."""
+
+    ids: list[str]
+    logits: np.ndarray  # (num_views, num_clips, num_labels)
+    views: list[View] | None = None
+
+    def __post_init__(self):
+        self.rows = {clip_id: row for row, clip_id in enumerate(self.ids)}
+
+    @property
+    def num_views(self) -> int:
+        return self.logits.shape[0]
+
+    def lookup(self, clip_id: str, view_index: int = 0) -> np.ndarray:
+        return self.logits[view_index, self.rows[clip_id]]
+
+
+def cached_logits(
+    teacher, dataset: datasets.Dataset, views: list[View], source: str = "in_sample"
+) -> tuple[np.ndarray, Path, bool]:
+    """`(len(views), len(dataset), num_labels)` logits of one teacher, from the cache when it has them."""
+    if source not in LOGIT_SOURCES:
+        raise ValueError(f"--teacher_logits must be one of {LOGIT_SOURCES}, got {source!r}")
+    teacher_views = [teacher.teacher_view(view) for view in views]
+    key = hashlib.sha256(
+        json.dumps(
+            [teacher.fingerprint(), [v.as_tuple() for v in teacher_views], clips_digest(dataset), source]
+        ).encode()
+    ).hexdigest()[:20]
+    cache_file = cache_dir_of(dataset) / "teacher_logits" / f"{key}.npz"
+    if cache_file.exists():
+        logger.info("reusing teacher logits for %d clips x %d views from %s", len(dataset), len(views), cache_file)
+        return np.load(cache_file)["logits"], cache_file, True
+    if source == "out_of_fold":
+        if not isinstance(teacher, FeatureTeacher):
+            raise SystemExit(
+                f"error: --teacher_logits out_of_fold: {teacher.folder} is not a classical teacher "
+                "(only train_feature_teacher.py --oof_folds K stores out-of-fold logits)"
+            )
+        if any(view != View() for view in views):
+            raise SystemExit(
+                "error: --teacher_logits out_of_fold has one entry per clip: it cannot be used with --views"
+            )
+        try:
+            logits = teacher.out_of_fold_logits(list(dataset["id"]))[None]
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"error: --teacher {teacher.folder}: {error}") from None
+    else:
+        computed = {}  # views the teacher hears identically (a whole-clip teacher at one speed) are computed once
+        for view in teacher_views:
+            if view not in computed:
+                computed[view] = teacher.logits(dataset, view)
+        logits = np.stack([computed[view] for view in teacher_views])
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache_file.with_suffix(".tmp.npz")
+    np.savez(partial, ids=np.array(dataset["id"]), logits=logits.astype(np.float32))
+    partial.replace(cache_file)  # atomic: an interrupted run never leaves a half-written cache
+    logger.info("cached teacher logits for %d clips x %d views in %s", len(dataset), len(views), cache_file)
+    return logits.astype(np.float32), cache_file, False
+
+
+def ensemble_logits(member_logits: list[np.ndarray]) -> np.ndarray:
+    """The log of the members' mean probability (softmax of each member's logits), as logits.
+
+    Probabilities, not logits, are averaged: members differ in scale (a classical teacher's log-probabilities, a
+    network's raw logits), and a mean of logits would let the most confident member decide alone, while a mean of
+    probabilities is the usual ensemble and is bounded by its members' calibration."""
+    stacked = np.stack([logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True) for logits in member_logits])
+    return (np.logaddexp.reduce(stacked, axis=0) - np.log(len(member_logits))).astype(np.float32)
