@@ -8,6 +8,13 @@ Any sampling rate and channel count: clips are decoded and resampled by `data.au
 longer than the model's evaluation window (`training_data` in its config: 1 s for the paper's recipe) is cut into
 consecutive windows of that length; the emotion probabilities of the windows are averaged. An unreadable file is
 reported and the others are still classified (exit status 1 if any file failed).
+
+`--speaker_from filename|folder|manifest` adapts the scores to each speaker (see `speaker_adaptation.py`): each
+speaker's mean log-probability of every emotion, over the clips given here, is subtracted. It assumes a speaker's
+clips are not all one emotion and needs several clips per speaker; it is never on unless asked for.
+
+    python predict.py ./student calls/ --speaker_from folder          # one folder per speaker
+    python predict.py ./student clips/ --speaker_from manifest --speaker_manifest speakers.csv   # path,speaker
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +30,13 @@ from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
 from data.audio import SAMPLING_RATE, AudioDecodeError, load_audio, windows
+from speaker_adaptation import (
+    MIN_CLIPS_PER_SPEAKER,
+    SPEAKER_SOURCES,
+    centre_log_probabilities,
+    read_manifest,
+    speaker_of,
+)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 DEFAULT_WINDOW_S = 1.0
@@ -64,7 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
     parser.add_argument("--window_s", type=float, default=None, help="window length (default: the training window)")
     parser.add_argument("--batch_size", type=int, default=16, help="windows per forward pass")
+    parser.add_argument(
+        "--speaker_from",
+        choices=SPEAKER_SOURCES,
+        help="adapt scores to each speaker, whose clips are found by: the file name's first _ field (CREMA-D's "
+        "actor id), the clip's folder, or --speaker_manifest. Assumes a speaker's clips are not all one emotion.",
+    )
+    parser.add_argument("--speaker_manifest", help="CSV with path,speaker columns (paths relative to the CSV)")
     args = parser.parse_args(argv)
+    try:
+        manifest = read_manifest(args.speaker_manifest) if args.speaker_manifest else None
+        if args.speaker_from == "manifest" and manifest is None:
+            raise ValueError("--speaker_from manifest needs --speaker_manifest CSV")
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     try:
         classifier = pipeline(
@@ -93,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
 
+    if args.speaker_from and results:
+        try:
+            adapt_to_speakers(results, args.speaker_from, manifest)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
     if args.json:
         for result in results:
             print(json.dumps(result))
@@ -103,6 +139,25 @@ def main(argv: list[str] | None = None) -> int:
     for name, reason in errors:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str] | None) -> None:
+    """Replaces each result's scores by its speaker-centred scores (softmax of the centred log-probabilities)."""
+    speakers = [speaker_of(result["file"], source, manifest) for result in results]
+    labels = list(results[0]["scores"])
+    log_probs = np.log(np.clip([[r["scores"][label] for label in labels] for r in results], 1e-12, 1.0))
+    centred = centre_log_probabilities(log_probs, speakers)
+    adapted = np.exp(centred - np.logaddexp.reduce(centred, axis=-1, keepdims=True))
+    counts = Counter(speakers)
+    for result, speaker, scores in zip(results, speakers, adapted):
+        result["scores"] = {label: float(score) for label, score in zip(labels, scores)}
+        result["label"] = max(result["scores"], key=result["scores"].get)
+        result["score"] = result["scores"][result["label"]]
+        result["speaker"] = speaker
+        result["speaker_adapted"] = counts[speaker] >= MIN_CLIPS_PER_SPEAKER
+    alone = sorted(speaker for speaker, count in counts.items() if count < MIN_CLIPS_PER_SPEAKER)
+    if alone:
+        print(f"not adapted (one clip only): speaker(s) {', '.join(alone)}", file=sys.stderr)
 
 
 def print_table(results: list[dict], window_s: float) -> None:

@@ -10,7 +10,6 @@ import importlib.util
 import json
 import logging
 import math
-import os
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -158,11 +157,20 @@ class PaperTrainingArguments(TrainingArguments):
     def __post_init__(self):
         if self.output_dir is None:
             raise ValueError("--output_dir is required: the folder where the model and its metrics are written")
+        evaluates = str(getattr(self.eval_strategy, "value", self.eval_strategy)) != "no"
+        if not evaluates:  # no evaluation: no best checkpoint to go back to, no plateau to watch
+            self.load_best_model_at_end = False
+            if str(getattr(self.lr_scheduler_type, "value", self.lr_scheduler_type)) == "reduce_lr_on_plateau":
+                logger.warning(
+                    "--eval_strategy no: ReduceLROnPlateau needs evaluations, the learning rate stays constant"
+                )
+                self.lr_scheduler_type, self.lr_scheduler_kwargs = "constant", {}
         if self.save_strategy is None:  # follow the evaluation: --load_best_model_at_end refuses anything else
-            self.save_strategy = (
-                "epoch" if str(self.eval_strategy) in ("no", "IntervalStrategy.NO") else self.eval_strategy
-            )
-            if str(self.save_strategy) == "steps" and self.eval_steps is not None:
+            self.save_strategy = self.eval_strategy if evaluates else "epoch"
+            if (
+                str(getattr(self.save_strategy, "value", self.save_strategy)) == "steps"
+                and self.eval_steps is not None
+            ):
                 self.save_steps = self.eval_steps
         super().__post_init__()
         if self.remove_unused_columns:
@@ -465,8 +473,31 @@ def save_confusion_matrix(
 
 
 def parse_args(parser, argv: list[str] | None):
-    """`script.py args.json` or flags, as in the transformers examples."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+    """`script.py args.json [--flag value ...]` or flags, as in the transformers examples: the JSON file's values
+    come first and flags after it override them (`train_student.py configs/recipe.json --data_dir ... --seed 1`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0].endswith(".json"):
+        path = Path(argv[0])
+        if not path.is_file():
+            raise SystemExit(f"error: arguments file {path}: no such file")
+        try:
+            values = json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"error: arguments file {path}: not valid JSON ({error})") from None
+        argv = json_to_flags(values) + argv[1:]
     return parser.parse_args_into_dataclasses(args=argv)
+
+
+def json_to_flags(values: dict[str, Any]) -> list[str]:
+    """{"lr": 1e-3, "speeds": [0.9, 1.1], "flag": true} -> ["--lr", "0.001", "--speeds", "0.9", "1.1", "--flag", "true"]."""
+    flags = []
+    for name, value in values.items():
+        if isinstance(value, list):
+            flags += [f"--{name}", *map(str, value)]
+        elif isinstance(value, dict):
+            flags += [f"--{name}", json.dumps(value)]
+        elif isinstance(value, bool):
+            flags += [f"--{name}", str(value).lower()]
+        elif value is not None:
+            flags += [f"--{name}", str(value)]
+    return flags

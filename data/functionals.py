@@ -69,7 +69,7 @@ def extract(
     workers = min(num_workers or os.cpu_count() or 1, len(chunks))
     jobs = (delayed(_extract_rows)(chunk, feature_set, view) for chunk in chunks)
     results = Parallel(n_jobs=workers, return_as="generator")(jobs)
-    description = f"{feature_set} functionals" + (f" ({view})" if view else "")
+    description = f"{feature_set} functionals" + (f" (speed {view.speed:g}, from {view.offset_s:g} s)" if view else "")
     return np.concatenate(list(tqdm(results, total=len(chunks), desc=description, unit=f"x{EXTRACT_CHUNK} clips")))
 
 
@@ -93,6 +93,7 @@ def cached_functionals(dataset: datasets.Dataset, feature_set: str, view: View |
     """`extract`, cached on disk beside the dataset: the second call with the same clips, set and view is a read."""
     import opensmile
 
+    view = None if view == View() else view  # the identity view is the clip itself: one cache for both
     key = hashlib.sha256(
         json.dumps(
             [feature_set, view.as_tuple() if view else None, clips_digest(dataset), opensmile.__version__]

@@ -54,6 +54,34 @@ def test_predict_files_folders_other_rates_and_a_broken_file(distilled_student, 
         assert abs(result["scores"][emotion] - np.mean([w[emotion] for w in per_window])) < 1e-5
 
 
+def test_predict_speaker_adaptation_is_explicit_and_centres_each_speaker(
+    distilled_student, corpus_dir, tmp_path, capsys
+):
+    clips = sorted(corpus_dir.glob("1001_*.wav"))[:6] + sorted(corpus_dir.glob("1002_*.wav"))[:6]
+    model = str(distilled_student[0])
+    assert predict.main([model, *map(str, clips), "--json"]) == 0
+    plain = {r["file"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert all("speaker" not in r for r in plain.values())  # never on unless asked for
+
+    manifest = tmp_path / "speakers.csv"
+    manifest.write_text("path,speaker\n" + "".join(f"{c},{c.name[:4]}\n" for c in clips))
+    for extra in (["--speaker_from", "filename"], ["--speaker_from", "manifest", "--speaker_manifest", str(manifest)]):
+        assert predict.main([model, *map(str, clips), "--json", *extra]) == 0
+        adapted = {r["file"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+        for speaker in ("1001", "1002"):
+            files = [str(c) for c in clips if c.name.startswith(speaker)]
+            expected = np.log([[plain[f]["scores"][e] for e in EMOTIONS] for f in files])
+            expected -= expected.mean(axis=0)  # centred over the speaker's clips
+            got = np.log([[adapted[f]["scores"][e] for e in EMOTIONS] for f in files])
+            np.testing.assert_allclose(
+                got - got.mean(1, keepdims=True), expected - expected.mean(1, keepdims=True), atol=1e-4
+            )
+            assert all(adapted[f]["speaker"] == speaker and adapted[f]["speaker_adapted"] for f in files)
+
+    assert predict.main([model, str(clips[0]), "--speaker_from", "manifest"]) == 2
+    assert "--speaker_manifest" in capsys.readouterr().err
+
+
 def test_predict_explains_a_missing_model(tmp_path, capsys):
     assert predict.main([str(tmp_path / "no_model"), str(tmp_path)]) == 2
     assert "cannot load the model" in capsys.readouterr().err

@@ -213,3 +213,33 @@ def test_two_processes_train_like_one(corpus_dir, dataset_cache, tmp_path):
     assert 0.5 < losses[0] < 2.5, losses
     assert len(list(output.glob("model.safetensors"))) == 1
     assert not list(output.glob("*rank*"))
+
+
+def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_cache, tmp_path, monkeypatch):
+    """Random windows, speed factors and noise are drawn per (seed, epoch, clip): a resumed run sees the same ones."""
+    from test_train_teacher import Interrupt
+
+    import training_utils
+
+    common = [
+        *("--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, *QUICK),
+        *("--num_train_epochs", "3", "--learning_rate", "1e-3", "--save_total_limit", "3"),
+        *("--train_crop", "random", "--speed_perturbation", "0.9", "1.1", "--noise_snr_db", "10", "30"),
+        *("--stem_channels", "8", "--block_channels", "8", "16", "32", "--classifier_hidden_size", "32"),
+    ]
+    uninterrupted = train_student.main([*common, "--output_dir", str(tmp_path / "full")])
+
+    steps_per_epoch = int(np.ceil(230 / 32))
+    original = training_utils.early_stopping_callbacks
+    monkeypatch.setattr(
+        training_utils, "early_stopping_callbacks", lambda args: [*original(args), Interrupt(steps_per_epoch + 3)]
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train_student.main([*common, "--output_dir", str(tmp_path / "killed")])
+    monkeypatch.setattr(training_utils, "early_stopping_callbacks", original)
+    checkpoint = tmp_path / "killed" / f"checkpoint-{steps_per_epoch}"
+    resumed = train_student.main(
+        [*common, "--output_dir", str(tmp_path / "killed"), "--resume_from_checkpoint", str(checkpoint)]
+    )
+    assert resumed["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], abs=1e-6)
+    assert resumed["eval_accuracy"] == uninterrupted["eval_accuracy"]

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Distillation worth doing on a CPU (speaker split, 10 unseen actors): classical teachers, then LiteCNN from scratch
+# vs distilled with the same recipe (configs/student_recipe.json), over seeds. Two runs at a time, one thread each.
+#   bash scripts/cpu_distillation.sh [DATA_DIR]        SEEDS="42 1 2" by default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:-../shared/datasets/crema-d/AudioFLAC}
+PY=${PY:-.venv/bin/python}
+SEEDS=${SEEDS:-"42 1 2"}
+COMMON=(configs/student_recipe.json --data_dir "$DATA" --disable_tqdm true)
+source scripts/run_step.sh
+
+# teacher NAME ARGS...: a classical teacher into runs/NAME, its metrics and command into results/NAME.
+teacher() {
+  local name=$1; shift
+  if [ -f "results/$name/eval_results.json" ]; then echo "== $name: done already"; return; fi
+  mkdir -p "results/$name"
+  local start=$SECONDS
+  $PY train_feature_teacher.py --data_dir "$DATA" --split speaker --output_dir "runs/$name" "$@" > "runs/$name.log" 2>&1
+  cp "runs/$name/eval_results.json" "runs/$name/confusion_matrix.json" "runs/$name/confusion_matrix.png" "results/$name/"
+  printf '{"command": "%s", "wall_time_s": %d}\n' "$PY train_feature_teacher.py --data_dir $DATA --split speaker --output_dir runs/$name $*" $((SECONDS - start)) > "results/$name/run.json"
+}
+
+teacher t_egemaps_svm --feature_set eGeMAPSv02 --classifier svm --oof_folds 5
+teacher t_egemaps_svm_spk --feature_set eGeMAPSv02 --classifier svm --oof_folds 5 --speaker_normalization true
+teacher t_compare_mlp --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5
+teacher t_compare_mlp_spk --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 --speaker_normalization true
+
+export OMP_NUM_THREADS=1
+TEACHER=(--teacher runs/t_compare_mlp_spk --teacher_logits out_of_fold)
+for seed in $SEEDS; do
+  run "s_distilled_oof_seed$seed" train_student.py "${TEACHER[@]}" --seed "$seed" &
+  run "s_scratch_seed$seed" train_student.py --seed "$seed" &
+  wait
+done
+# one seed each: in-sample logits of the same teacher; view-consistent distillation (3 speeds x 4 offsets)
+run s_distilled_insample_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 &
+run s_distilled_views_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 \
+  --view_speeds 0.9 1.0 1.1 --view_offsets_s 0 0.5 1.0 1.5 &
+wait
+# the strongest single teacher (about 6 minutes of fitting: Platt scaling fits the SVM 6 times)
+teacher t_compare_svm_spk --feature_set ComParE_2016 --classifier svm --speaker_normalization true

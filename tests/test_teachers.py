@@ -1,0 +1,258 @@
+"""Classical teachers, out-of-fold logits, ensembles, per-view caches, speaker normalisation and eval.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import QUICK
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+import eval as evaluation
+import teachers
+import train_feature_teacher
+import train_student
+from data.audio import load_audio
+from data.cremad import prepare_cremad, split_cremad
+from data.views import View, apply_view
+from feature_teacher import OOF_LOGITS, FeatureTeacher
+from speaker_adaptation import centre_log_probabilities, normalize_by_speaker
+from training_utils import TEACHER_LOGITS, AudioTransform, DataArguments, PaperTrainingArguments, parse_args
+
+
+def _teacher_args(corpus_dir, dataset_cache, output, *extra):
+    return [
+        "--data_dir",
+        str(corpus_dir),
+        "--dataset_cache_dir",
+        dataset_cache,
+        "--split",
+        "speaker",
+        "--feature_set",
+        "eGeMAPSv02",
+        "--output_dir",
+        str(output),
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def feature_teachers(corpus_dir, dataset_cache, tmp_path_factory):
+    """Two classical teachers on the synthetic corpus's speaker split: logistic (speaker-normalised, with 3-fold
+    out-of-fold logits) and an MLP (plain). Returns {name: (folder, metrics)}."""
+    root = tmp_path_factory.mktemp("feature_teachers")
+    made = {}
+    for name, extra in {
+        "logreg": ["--classifier", "logreg", "--C", "1", "--speaker_normalization", "true", "--oof_folds", "3"],
+        "mlp": ["--classifier", "mlp", "--C", "10"],
+    }.items():
+        metrics = train_feature_teacher.main(_teacher_args(corpus_dir, dataset_cache, root / name, *extra))
+        made[name] = (root / name, metrics)
+    return made
+
+
+def _speaker_splits(corpus_dir, dataset_cache):
+    corpus, _ = prepare_cremad(corpus_dir, dataset_cache)
+    return split_cremad(corpus, "speaker", 0.2, 42)
+
+
+def test_feature_teachers_learn_and_write_their_folder(feature_teachers):
+    for folder, metrics in feature_teachers.values():
+        # 48 validation clips of 2 unseen actors; chance 1/6: 0.5 is out of reach for a teacher that learned nothing
+        assert metrics["eval_accuracy"] >= 0.5, metrics
+        assert {"teacher_config.json", "classifier.joblib", "eval_results.json", "confusion_matrix.png"} <= {
+            p.name for p in folder.iterdir()
+        }
+    config = json.loads((feature_teachers["logreg"][0] / "teacher_config.json").read_text())
+    assert config["training_data"]["split"] == "speaker" and config["speaker_normalization"] is True
+
+
+def test_out_of_fold_logits_never_come_from_a_fit_that_saw_the_clip():
+    """One-hot clip ids with random labels: a fit that saw a clip memorises it, one that did not is at chance."""
+    rng = np.random.default_rng(0)
+    clips, actors = 240, np.repeat(np.arange(12), 20)
+    features, labels = np.eye(clips, dtype=np.float32), rng.integers(0, 6, clips)
+    teacher = FeatureTeacher({"classifier": "logreg", "C": 100.0}, None)
+    in_sample = make_pipeline(LogisticRegression(C=100.0, max_iter=3000)).fit(features, labels).predict(features)
+    assert np.mean(in_sample == labels) > 0.95  # memorised: what leaked logits would look like
+    oof = train_feature_teacher.out_of_fold_logits(teacher, features, labels, actors, folds=4, seed=0)
+    assert np.mean(oof.argmax(-1) == labels) < 0.4
+
+
+def test_out_of_fold_logits_reach_the_student_and_differ_from_in_sample(
+    feature_teachers, corpus_dir, dataset_cache, tmp_path
+):
+    folder = feature_teachers["logreg"][0]
+    stored = np.load(folder / OOF_LOGITS)
+    common = ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--split", "speaker"]
+    common += ["--max_steps", "1", *QUICK]
+    for source in ("in_sample", "out_of_fold"):
+        train_student.main(
+            [*common, "--teacher", str(folder), "--teacher_logits", source, "--output_dir", str(tmp_path / source)]
+        )
+    caches = {
+        source: np.load(
+            json.loads((tmp_path / source / "config.json").read_text())["distillation"]["teacher_logits_cache"]
+        )
+        for source in ("in_sample", "out_of_fold")
+    }
+    rows = {clip_id: row for row, clip_id in enumerate(stored["ids"].tolist())}
+    order = [rows[clip_id] for clip_id in caches["out_of_fold"]["ids"].tolist()]
+    np.testing.assert_allclose(caches["out_of_fold"]["logits"][0], stored["logits"][order])
+    assert not np.allclose(caches["in_sample"]["logits"], caches["out_of_fold"]["logits"])
+
+
+def test_ensemble_is_the_mean_probability_of_every_member(feature_teachers, corpus_dir, dataset_cache, tmp_path):
+    folders = [str(feature_teachers[name][0]) for name in ("logreg", "mlp")]
+    parser_args = ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--split", "speaker"]
+    model_args, data_args, training_args = parse_args(
+        train_student.HfArgumentParser(
+            (train_student.StudentModelArguments, DataArguments, train_student.DistillationTrainingArguments)
+        ),
+        [*parser_args, "--teacher", *folders, "--output_dir", str(tmp_path / "out")],
+    )
+    splits = _speaker_splits(corpus_dir, dataset_cache)
+    record = {"split": "speaker", "test_size": 0.2, "seed": 42, "num_validation": len(splits["validation"])}
+    targets, described = train_student.teacher_targets(model_args, data_args, training_args, splits["train"], record)
+    members = [np.load(member["teacher_logits_cache"])["logits"][0] for member in described["members"]]
+    assert len(members) == 2 and not np.allclose(members[0], members[1])
+    probabilities = np.mean([np.exp(m - np.logaddexp.reduce(m, axis=-1, keepdims=True)) for m in members], axis=0)
+    np.testing.assert_allclose(np.exp(targets.logits[0]), probabilities, rtol=1e-5, atol=1e-6)
+    assert described["ensemble"] == "mean of probabilities"
+    assert [m["validation"]["accuracy"] for m in described["members"]] == [
+        feature_teachers[name][1]["eval_accuracy"] for name in ("logreg", "mlp")
+    ]
+
+
+def test_ensemble_checks_every_member(feature_teachers, tiny_teacher, corpus_dir, dataset_cache, tmp_path):
+    """The second member was trained on the stratified split: refused although the first one is fine."""
+    with pytest.raises(SystemExit, match=r"--teacher .*teacher.* was trained on another split"):
+        train_student.main(
+            [
+                "--data_dir",
+                str(corpus_dir),
+                "--dataset_cache_dir",
+                dataset_cache,
+                "--split",
+                "speaker",
+                "--teacher",
+                str(feature_teachers["logreg"][0]),
+                str(tiny_teacher[0]),
+                "--output_dir",
+                str(tmp_path / "out"),
+                *QUICK,
+            ]
+        )
+    assert not (tmp_path / "out").exists()
+
+
+def test_view_cache_holds_each_views_own_logits(feature_teachers, corpus_dir, dataset_cache):
+    teacher = teachers.open_teacher(str(feature_teachers["mlp"][0]))
+    train = _speaker_splits(corpus_dir, dataset_cache)["train"]
+    views = [View(0.8, 0.0, None), View(1.25, 0.0, None)]
+    logits, _, _ = teachers.cached_logits(teacher, train, views)
+    assert logits.shape == (2, len(train), 6)
+    for index, view in enumerate(views):
+        np.testing.assert_allclose(logits[index], teacher.logits(train, view), rtol=1e-5)
+    assert not np.allclose(logits[0], logits[1])  # the views really differ
+    again, _, _ = teachers.cached_logits(teacher, train, views[::-1])
+    np.testing.assert_allclose(again[0], logits[1])  # another order is another cache entry, in its own order
+
+
+def test_student_gets_the_view_that_matches_its_teacher_logits(corpus_dir, dataset_cache):
+    train = _speaker_splits(corpus_dir, dataset_cache)["train"].select(range(8))
+    views = [View(0.9, 0.0, None), View(1.0, 0.25, None), View(1.1, 0.5, None)]
+    ids = list(train["id"])
+    table = np.arange(len(views) * len(ids) * 6, dtype=np.float32).reshape(len(views), len(ids), 6)
+    targets = teachers.TeacherTargets(ids, table, views)
+    extractor = train_student.student_feature_extractor()
+    transform = AudioTransform(extractor, 8000, random_crop=True, seed=3, targets=targets)
+    rows = train.with_format(None)[:]
+    seen = set()
+    for epoch in range(4):
+        transform.epoch = epoch
+        batch = transform(rows)
+        for clip, clip_id, audio, soft in zip(batch["input_values"], rows["id"], rows["audio"], batch[TEACHER_LOGITS]):
+            index = int(np.flatnonzero((table[:, ids.index(clip_id)] == soft).all(-1))[0])
+            seen.add(index)
+            view = views[index]
+            expected = apply_view(load_audio(audio), View(view.speed, view.offset_s, 0.5))
+            normalised = extractor(expected, sampling_rate=16000)["input_values"][0]
+            np.testing.assert_allclose(clip, normalised, atol=1e-5)
+    assert seen == {0, 1, 2}  # every view is drawn
+
+
+def test_speaker_normalisation_and_centring():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(9, 4)) * 3 + 5
+    speakers = ["a"] * 4 + ["b"] * 4 + ["c"]
+    normalised = normalize_by_speaker(values, speakers)
+    for speaker in ("a", "b"):
+        rows = np.asarray(speakers) == speaker
+        np.testing.assert_allclose(normalised[rows].mean(0), 0, atol=1e-5)
+        np.testing.assert_allclose(normalised[rows].std(0), 1, atol=1e-4)
+    np.testing.assert_allclose(normalised[8], values[8], rtol=1e-6)  # one clip: no statistics, left alone
+    logits = rng.normal(size=(8, 6))
+    biased = logits + np.where(np.asarray(speakers[:8])[:, None] == "a", np.array([3.0, 0, 0, 0, 0, -2]), 0.0)
+    centred = [centre_log_probabilities(z, speakers[:8]) for z in (biased, logits)]
+    centred = [c - c.mean(-1, keepdims=True) for c in centred]  # a constant per clip changes no decision
+    np.testing.assert_allclose(centred[0], centred[1], atol=1e-5)  # the speaker's bias is gone
+
+
+def test_eval_matches_training_metrics_and_reports_bad_files(
+    distilled_student, corpus_dir, dataset_cache, tmp_path, capsys
+):
+    folder, metrics = distilled_student
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, copy)
+    (copy / "1099_DFA_ANG_XX.wav").write_bytes(b"not audio")  # an actor not in the corpus: changes no split
+    code = evaluation.main(
+        [str(folder), str(copy), "--subset", "validation", "--json", "--speaker_adaptation"]
+        + ["--output_dir", str(tmp_path / "e"), "--dataset_cache_dir", dataset_cache]
+    )
+    assert code == 0
+    output = capsys.readouterr()
+    results = json.loads(output.out)
+    assert results["metrics"]["accuracy"] == pytest.approx(metrics["eval_accuracy"], abs=1e-6)
+    assert results["metrics"]["num_clips"] == 58
+    assert "speaker_adapted" in results and results["speaker_adapted"]["num_clips"] == 58
+    assert "skipped 1099_DFA_ANG_XX.wav" in output.err
+    assert (tmp_path / "e" / "confusion_matrix.png").is_file()
+    assert (tmp_path / "e" / "speaker_adapted" / "confusion_matrix.json").is_file()
+
+
+def test_eval_scores_a_classical_teacher(feature_teachers, corpus_dir, dataset_cache, capsys):
+    folder, metrics = feature_teachers["logreg"]
+    args = [str(folder), str(corpus_dir), "--subset", "validation", "--json", "--dataset_cache_dir", dataset_cache]
+    assert evaluation.main(args) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["metrics"]["accuracy"] == pytest.approx(metrics["eval_accuracy"])
+    assert "standardised per speaker" in results["heard"]
+
+
+def test_eval_refuses_a_missing_folder(distilled_student, tmp_path, capsys):
+    assert evaluation.main([str(distilled_student[0]), str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_save_strategy_follows_the_evaluation_strategy(tmp_path):
+    args = PaperTrainingArguments(output_dir=str(tmp_path), eval_strategy="steps", eval_steps=7, report_to="none")
+    assert (str(args.save_strategy.value), args.save_steps) == ("steps", 7)
+    args = PaperTrainingArguments(output_dir=str(tmp_path), eval_strategy="no", report_to="none")
+    assert args.save_strategy.value == "epoch" and args.load_best_model_at_end is False
+
+
+def test_args_file_then_flags_that_override_it(tmp_path):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"split": "speaker", "speed_perturbation": [0.9, 1.1], "learning_rate": 0.01}))
+    parser = train_student.HfArgumentParser((DataArguments, PaperTrainingArguments))
+    data_args, training_args = parse_args(
+        parser, [str(recipe), "--output_dir", str(tmp_path), "--learning_rate", "0.002", "--report_to", "none"]
+    )
+    assert data_args.split == "speaker" and data_args.speed_perturbation == [0.9, 1.1]
+    assert training_args.learning_rate == 0.002
+    with pytest.raises(SystemExit, match="missing.json: no such file"):
+        parse_args(parser, [str(tmp_path / "missing.json")])
