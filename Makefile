@@ -6,7 +6,7 @@ DEMO := demo
 DATA ?= ../shared/datasets/crema-d/AudioFLAC
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup test lint format demo bench results clean
+.PHONY: setup test lint format demo bench results cpu-distillation clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,10 @@ bench: setup
 # Table 1 on real CREMA-D (about 2 hours on 2 cores; the README's run used SPEAKER_EPOCHS=15); numbers land in results/
 results: setup
 	bash scripts/table1.sh $(DATA)
+
+# Classical teachers + LiteCNN distilled vs from scratch over 3 seeds, speaker split (about 2 hours on 2 cores)
+cpu-distillation: setup
+	bash scripts/cpu_distillation.sh $(DATA)
 
 clean:
 	rm -rf $(DEMO) runs .pytest_cache .ruff_cache
