@@ -84,6 +84,8 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
         if member.get("validation"):
             note = " (features standardised per speaker)" if member.get("uses_speaker_statistics") else ""
             rows.append(_row(f"teacher ({member['teacher_model_type']}){note}", member["validation"]))
+    if (distillation or {}).get("ensemble_validation"):
+        rows.append(_row("teacher ensemble (mean probability)", distillation["ensemble_validation"]))
     card = f"""---
 {yaml.safe_dump(metadata, sort_keys=False).strip()}
 ---

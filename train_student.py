@@ -42,6 +42,7 @@ from training_utils import (
     DataArguments,
     build_trainer,
     load_splits,
+    metrics_from_logits,
     parse_args,
     set_transforms,
     setup_logging,
@@ -145,7 +146,7 @@ def student_views(model_args: StudentModelArguments) -> list[View]:
     return view_grid(model_args.view_speeds or [1.0], model_args.view_offsets_s or [0.0], None)
 
 
-def teacher_targets(model_args, data_args, training_args, train_split, data_record: dict):
+def teacher_targets(model_args, data_args, training_args, splits, data_record: dict):
     """Every teacher checked first (labels, split), then its logits (cached), combined; and what to record."""
     window = model_args.teacher_max_duration_s
     teachers = [open_teacher(folder, window, model_args.teacher_batch_size) for folder in model_args.teacher]
@@ -158,11 +159,12 @@ def teacher_targets(model_args, data_args, training_args, train_split, data_reco
     members = []
     with training_args.main_process_first(desc="teacher logits"):  # rank 0 computes, the others read the cache
         for teacher in teachers:
-            logits, cache_file, reused = cached_logits(teacher, train_split, views, model_args.teacher_logits)
+            logits, cache_file, reused = cached_logits(teacher, splits["train"], views, model_args.teacher_logits)
             members.append((teacher, logits, cache_file, reused))
+        ensemble_validation = ensemble_metrics(teachers, splits["validation"]) if len(teachers) > 1 else None
     combined = members[0][1] if len(members) == 1 else ensemble_logits([logits for _, logits, _, _ in members])
-    targets = TeacherTargets(list(train_split["id"]), combined, views if views != [View()] else None)
-    labels = np.asarray(train_split["label"])
+    targets = TeacherTargets(list(splits["train"]["id"]), combined, views if views != [View()] else None)
+    labels = np.asarray(splits["train"]["label"])
     record = {
         **members[0][0].describe(),
         "members": [
@@ -176,6 +178,7 @@ def teacher_targets(model_args, data_args, training_args, train_split, data_reco
             for teacher, logits, cache_file, reused in members
         ],
         "ensemble": "mean of probabilities" if len(members) > 1 else None,
+        "ensemble_validation": ensemble_validation,
         "teacher_logits": model_args.teacher_logits,
         "views": [view.as_tuple() for view in views] if targets.views else None,
         "train_accuracy": float(np.mean(combined[0].argmax(-1) == labels)),
@@ -191,6 +194,13 @@ def teacher_targets(model_args, data_args, training_args, train_split, data_reco
         )
         record["uses_speaker_statistics"] = any(t.describe()["uses_speaker_statistics"] for t, *_ in members)
     return targets, record
+
+
+def ensemble_metrics(teachers: list, validation) -> dict:
+    """The ensemble's own validation accuracy, UAR and macro-F1 (each member's validation logits are cached too)."""
+    logits = [cached_logits(teacher, validation, [View()])[0][0] for teacher in teachers]
+    metrics = metrics_from_logits(ensemble_logits(logits), np.asarray(validation["label"]))
+    return {key: metrics[key] for key in ("accuracy", "uar", "macro_f1")}
 
 
 def teacher_validation_metrics(teacher) -> dict | None:
@@ -223,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     targets, distilled_from = None, None
     if model_args.teacher:
-        targets, distilled_from = teacher_targets(model_args, data_args, training_args, splits["train"], data_record)
+        targets, distilled_from = teacher_targets(model_args, data_args, training_args, splits, data_record)
     else:
         training_args.alpha = 1.0  # no teacher: plain cross-entropy (the paper's "Student" column)
     setattr(model.config, TRAINING_DATA_KEY, data_record)

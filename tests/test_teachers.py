@@ -116,12 +116,16 @@ def test_ensemble_is_the_mean_probability_of_every_member(feature_teachers, corp
     )
     splits = _speaker_splits(corpus_dir, dataset_cache)
     record = {"split": "speaker", "test_size": 0.2, "seed": 42, "num_validation": len(splits["validation"])}
-    targets, described = train_student.teacher_targets(model_args, data_args, training_args, splits["train"], record)
+    targets, described = train_student.teacher_targets(model_args, data_args, training_args, splits, record)
     members = [np.load(member["teacher_logits_cache"])["logits"][0] for member in described["members"]]
     assert len(members) == 2 and not np.allclose(members[0], members[1])
     probabilities = np.mean([np.exp(m - np.logaddexp.reduce(m, axis=-1, keepdims=True)) for m in members], axis=0)
     np.testing.assert_allclose(np.exp(targets.logits[0]), probabilities, rtol=1e-5, atol=1e-6)
     assert described["ensemble"] == "mean of probabilities"
+    validation = splits["validation"]
+    member_logits = [teachers.open_teacher(f).logits(validation) for f in folders]
+    ensemble_accuracy = np.mean(teachers.ensemble_logits(member_logits).argmax(-1) == np.asarray(validation["label"]))
+    assert described["ensemble_validation"]["accuracy"] == pytest.approx(ensemble_accuracy)
     assert [m["validation"]["accuracy"] for m in described["members"]] == [
         feature_teachers[name][1]["eval_accuracy"] for name in ("logreg", "mlp")
     ]
