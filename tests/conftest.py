@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from transformers import TrainerCallback
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the hub is unreachable here: fail fast instead of retrying
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -93,6 +94,32 @@ def distilled_student(tiny_teacher, corpus_dir, dataset_cache, tmp_path_factory)
         ]
     )
     return output, metrics
+
+
+class Interrupt(TrainerCallback):
+    """Dies in the middle of the second epoch, after the first epoch's checkpoint: what a kill leaves behind."""
+
+    def __init__(self, at_step: int):
+        self.at_step = at_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.at_step:
+            raise KeyboardInterrupt(f"killed at step {state.global_step}")
+
+
+def interrupted_then_resumed(main, common: list[str], output, monkeypatch, steps_per_epoch: int) -> dict:
+    """Runs `main` until it is killed in epoch 2, then resumes it from the epoch-1 checkpoint; the final metrics."""
+    import training_utils
+
+    original = training_utils.early_stopping_callbacks
+    interrupt = Interrupt(steps_per_epoch + 3)
+    monkeypatch.setattr(training_utils, "early_stopping_callbacks", lambda args: [*original(args), interrupt])
+    with pytest.raises(KeyboardInterrupt):
+        main([*common, "--output_dir", str(output)])
+    monkeypatch.setattr(training_utils, "early_stopping_callbacks", original)
+    checkpoints = sorted(output.glob("checkpoint-*"))
+    assert [c.name for c in checkpoints] == [f"checkpoint-{steps_per_epoch}"]
+    return main([*common, "--output_dir", str(output), "--resume_from_checkpoint", str(checkpoints[0])])
 
 
 @pytest.fixture

@@ -23,14 +23,13 @@ from speaker_adaptation import centre_log_probabilities, normalize_by_speaker
 from training_utils import TEACHER_LOGITS, AudioTransform, DataArguments, PaperTrainingArguments, parse_args
 
 
+def _speaker_data(corpus_dir, dataset_cache) -> list[str]:
+    return ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--split", "speaker"]
+
+
 def _teacher_args(corpus_dir, dataset_cache, output, *extra):
     return [
-        "--data_dir",
-        str(corpus_dir),
-        "--dataset_cache_dir",
-        dataset_cache,
-        "--split",
-        "speaker",
+        *_speaker_data(corpus_dir, dataset_cache),
         "--feature_set",
         "eGeMAPSv02",
         "--output_dir",
@@ -87,8 +86,7 @@ def test_out_of_fold_logits_reach_the_student_and_differ_from_in_sample(
 ):
     folder = feature_teachers["logreg"][0]
     stored = np.load(folder / OOF_LOGITS)
-    common = ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--split", "speaker"]
-    common += ["--max_steps", "1", *QUICK]
+    common = [*_speaker_data(corpus_dir, dataset_cache), "--max_steps", "1", *QUICK]
     for source in ("in_sample", "out_of_fold"):
         train_student.main(
             [*common, "--teacher", str(folder), "--teacher_logits", source, "--output_dir", str(tmp_path / source)]
@@ -107,7 +105,7 @@ def test_out_of_fold_logits_reach_the_student_and_differ_from_in_sample(
 
 def test_ensemble_is_the_mean_probability_of_every_member(feature_teachers, corpus_dir, dataset_cache, tmp_path):
     folders = [str(feature_teachers[name][0]) for name in ("logreg", "mlp")]
-    parser_args = ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--split", "speaker"]
+    parser_args = _speaker_data(corpus_dir, dataset_cache)
     model_args, data_args, training_args = parse_args(
         train_student.HfArgumentParser(
             (train_student.StudentModelArguments, DataArguments, train_student.DistillationTrainingArguments)
@@ -136,18 +134,9 @@ def test_ensemble_checks_every_member(feature_teachers, tiny_teacher, corpus_dir
     with pytest.raises(SystemExit, match=r"--teacher .*teacher.* was trained on another split"):
         train_student.main(
             [
-                "--data_dir",
-                str(corpus_dir),
-                "--dataset_cache_dir",
-                dataset_cache,
-                "--split",
-                "speaker",
-                "--teacher",
-                str(feature_teachers["logreg"][0]),
-                str(tiny_teacher[0]),
-                "--output_dir",
-                str(tmp_path / "out"),
-                *QUICK,
+                *_speaker_data(corpus_dir, dataset_cache),
+                *("--teacher", str(feature_teachers["logreg"][0]), str(tiny_teacher[0])),
+                *("--output_dir", str(tmp_path / "out"), *QUICK),
             ]
         )
     assert not (tmp_path / "out").exists()

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import QUICK, ROOT
+from conftest import QUICK, ROOT, interrupted_then_resumed
 from safetensors.torch import load_file, save_file
 from test_remote_code import check, run_as_user
 
@@ -217,9 +217,6 @@ def test_two_processes_train_like_one(corpus_dir, dataset_cache, tmp_path):
 
 def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_cache, tmp_path, monkeypatch):
     """Random windows, speed factors and noise are drawn per (seed, epoch, clip): a resumed run sees the same ones."""
-    from test_train_teacher import Interrupt
-
-    import training_utils
 
     common = [
         *("--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, *QUICK),
@@ -230,16 +227,6 @@ def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_c
     uninterrupted = train_student.main([*common, "--output_dir", str(tmp_path / "full")])
 
     steps_per_epoch = int(np.ceil(230 / 32))
-    original = training_utils.early_stopping_callbacks
-    monkeypatch.setattr(
-        training_utils, "early_stopping_callbacks", lambda args: [*original(args), Interrupt(steps_per_epoch + 3)]
-    )
-    with pytest.raises(KeyboardInterrupt):
-        train_student.main([*common, "--output_dir", str(tmp_path / "killed")])
-    monkeypatch.setattr(training_utils, "early_stopping_callbacks", original)
-    checkpoint = tmp_path / "killed" / f"checkpoint-{steps_per_epoch}"
-    resumed = train_student.main(
-        [*common, "--output_dir", str(tmp_path / "killed"), "--resume_from_checkpoint", str(checkpoint)]
-    )
+    resumed = interrupted_then_resumed(train_student.main, common, tmp_path / "killed", monkeypatch, steps_per_epoch)
     assert resumed["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], abs=1e-6)
     assert resumed["eval_accuracy"] == uninterrupted["eval_accuracy"]

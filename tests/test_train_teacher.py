@@ -8,11 +8,10 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import QUICK, TINY_WAV2VEC2
-from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, TrainerCallback
+from conftest import QUICK, TINY_WAV2VEC2, interrupted_then_resumed
+from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 import train_teacher
-import training_utils
 from data.cremad import EMOTIONS, load_cremad
 from training_utils import AudioCollator, AudioTransform
 
@@ -55,17 +54,6 @@ def test_exported_teacher_reloads_and_predicts_what_was_reported(tiny_teacher, c
     assert np.trace(matrix["matrix"]) == round(metrics["eval_accuracy"] * len(validation))
 
 
-class Interrupt(TrainerCallback):
-    """Dies in the middle of the second epoch, after the first epoch's checkpoint: what a kill leaves behind."""
-
-    def __init__(self, at_step: int):
-        self.at_step = at_step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.at_step:
-            raise KeyboardInterrupt(f"killed at step {state.global_step}")
-
-
 def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(corpus_dir, dataset_cache, tmp_path, monkeypatch):
     common = [
         "--config_name",
@@ -85,19 +73,7 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(corpus_dir,
     uninterrupted = train_teacher.main([*common, "--output_dir", str(tmp_path / "full")])
 
     steps_per_epoch = int(np.ceil(230 / 32))
-    original = training_utils.early_stopping_callbacks
-    monkeypatch.setattr(
-        training_utils, "early_stopping_callbacks", lambda args: [*original(args), Interrupt(steps_per_epoch + 3)]
-    )
-    with pytest.raises(KeyboardInterrupt):
-        train_teacher.main([*common, "--output_dir", str(tmp_path / "killed")])
-    checkpoints = sorted((tmp_path / "killed").glob("checkpoint-*"))
-    assert [c.name for c in checkpoints] == [f"checkpoint-{steps_per_epoch}"]
-    monkeypatch.setattr(training_utils, "early_stopping_callbacks", original)
-
-    resumed = train_teacher.main(
-        [*common, "--output_dir", str(tmp_path / "killed"), "--resume_from_checkpoint", str(checkpoints[0])]
-    )
+    resumed = interrupted_then_resumed(train_teacher.main, common, tmp_path / "killed", monkeypatch, steps_per_epoch)
     assert resumed["eval_accuracy"] == uninterrupted["eval_accuracy"]
     assert resumed["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], abs=1e-5)
 
