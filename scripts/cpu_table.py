@@ -1,0 +1,90 @@
+"""The README's "Distillation on a CPU" tables, from results/t_* (teachers) and results/s_*_seed* (students).
+
+    python scripts/cpu_table.py                 # prints Markdown
+
+Students are grouped by run name without the seed (`s_scratch_seed1` -> `s_scratch`): mean and sample standard
+deviation over the seeds present. `results/<run>/speaker_adapted.json` (written by `scripts/speaker_adaptation.sh`
+with `eval.py --speaker_adaptation`) adds the speaker-adapted column.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+TEACHERS = {  # run -> (what it is, whether it uses a speaker's other clips)
+    "t_egemaps_svm": ("eGeMAPS (88) + RBF SVM", False),
+    "t_egemaps_svm_spk": ("eGeMAPS (88) + RBF SVM, per-speaker normalisation", True),
+    "t_compare_mlp": ("ComParE 2016 (6,373) + MLP", False),
+    "t_compare_mlp_spk": ("ComParE 2016 (6,373) + MLP, per-speaker normalisation", True),
+    "t_compare_svm_spk": ("ComParE 2016 (6,373) + RBF SVM, per-speaker normalisation", True),
+}
+STUDENTS = {
+    "s_scratch": "LiteCNN from scratch",
+    "s_distilled_oof": "LiteCNN distilled from ComParE+MLP (per-speaker), out-of-fold logits",
+    "s_distilled_insample": "LiteCNN distilled from ComParE+MLP (per-speaker), in-sample logits",
+    "s_distilled_views": "LiteCNN distilled, in-sample logits for 12 cached views (3 speeds x 4 offsets)",
+}
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def teacher_table() -> list[str]:
+    lines = [
+        "| teacher | uses a speaker's other clips | accuracy | UAR | macro-F1 | wall time |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, (what, speaker) in TEACHERS.items():
+        metrics, run = _load(RESULTS / name / "eval_results.json"), _load(RESULTS / name / "run.json")
+        if metrics:
+            lines.append(
+                f"| {what} | {'yes' if speaker else 'no'} | {metrics['eval_accuracy']:.3f} | {metrics['eval_uar']:.3f} | "
+                f"{metrics['eval_macro_f1']:.3f} | {run.get('wall_time_s', 0):.0f} s |"
+            )
+    return lines
+
+
+def student_table() -> list[str]:
+    groups = defaultdict(list)
+    for folder in sorted(RESULTS.glob("s_*_seed*")):
+        metrics = _load(folder / "all_results.json")
+        if metrics:
+            groups[re.sub(r"_seed\d+$", "", folder.name)].append((folder, metrics))
+    lines = [
+        "| student (same recipe) | seeds | accuracy | UAR | macro-F1 | accuracy, speaker-adapted | wall time per run |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for group, what in STUDENTS.items():
+        runs = groups.get(group, [])
+        if not runs:
+            continue
+        column = {key: [m[f"eval_{key}"] for _, m in runs] for key in ("accuracy", "uar", "macro_f1")}
+        adapted = [_load(f / "speaker_adapted.json").get("speaker_adapted", {}).get("accuracy") for f, _ in runs]
+        adapted = [a for a in adapted if a is not None]
+        minutes = statistics.mean(_load(f / "run.json").get("wall_time_s", 0) for f, _ in runs) / 60
+        lines.append(
+            f"| {what} | {len(runs)} | {_mean_std(column['accuracy'])} | {_mean_std(column['uar'])} | "
+            f"{_mean_std(column['macro_f1'])} | {_mean_std(adapted) if adapted else 'n/a'} | {minutes:.0f} min |"
+        )
+    return lines
+
+
+def main() -> None:
+    sys.stdout.write("\n".join([*teacher_table(), "", *student_table()]) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Each trained student of scripts/cpu_distillation.sh scored by eval.py on its validation clips, as is and with
+# per-speaker centring of its scores: results/<run>/speaker_adapted.json (read by scripts/cpu_table.py).
+#   bash scripts/speaker_adaptation.sh [DATA_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${1:-../shared/datasets/crema-d/AudioFLAC}
+PY=${PY:-.venv/bin/python}
+for results in results/s_*_seed*; do
+  name=$(basename "$results")
+  if [ -f "$results/speaker_adapted.json" ] || [ ! -f "runs/$name/model.safetensors" ]; then continue; fi
+  echo "== $name"
+  $PY eval.py "runs/$name" "$DATA" --subset validation --speaker_adaptation --json > "$results/speaker_adapted.json"
+done
