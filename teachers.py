@@ -169,7 +169,7 @@ def check_teacher(teacher, source: str, labels: list[str], data_record: dict) ->
         ours = ", ".join(f"{k}={data_record[k]!r}" for k in mismatched)
         raise SystemExit(
             f"error: --teacher {source} was trained on another split ({theirs}; this run: {ours}): its logits would "
-            "leak validation clips into training. Use the teacher's --split, --test_size and --seed."
+            "leak validation clips into training. Use the teacher's --split, --test_size and --seed (or --split_seed)."
         )
 
 

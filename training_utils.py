@@ -46,6 +46,13 @@ class DataArguments:
         metadata={"help": f"One of {SPLITS}: the paper's random 80/20 by emotion, or no actor in two splits."},
     )
     test_size: float = field(default=0.2, metadata={"help": "Validation fraction (of clips, or of actors)."})
+    split_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Seed of the split (default: --seed, the paper's single seed). Fix it to compare training seeds "
+            "on one split: --split_seed 42 --seed 1."
+        },
+    )
     max_duration_s: float = field(
         default=1.0,
         metadata={
@@ -101,6 +108,10 @@ class DataArguments:
         ):
             raise ValueError(f"--noise_snr_db takes LOW HIGH in dB (LOW <= HIGH), got {self.noise_snr_db}")
 
+    def seed_of_split(self, seed: int) -> int:
+        """The split's seed: --split_seed, else the training seed."""
+        return seed if self.split_seed is None else self.split_seed
+
     @property
     def max_samples(self) -> int:
         return int(round(self.max_duration_s * SAMPLING_RATE))
@@ -142,7 +153,9 @@ class PaperTrainingArguments(TrainingArguments):
     )
     greater_is_better: bool | None = field(default=False, metadata={"help": "Whether a larger metric is better."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept: the best and the last."})
-    seed: int = field(default=42, metadata={"help": "Random seed (paper: 42); also the split's seed."})
+    seed: int = field(
+        default=42, metadata={"help": "Random seed (paper: 42); also the split's seed unless --split_seed is given."}
+    )
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Must stay False: the audio column is decoded on the fly."}
     )
@@ -191,6 +204,7 @@ def setup_logging(training_args: TrainingArguments) -> None:
 
 def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDict, PreparationReport]:
     """The train/validation splits, with one clear error (naming the flag) for any folder or split that cannot work."""
+    seed = data_args.seed_of_split(seed)
     if not data_args.data_dir:
         raise SystemExit("error: --data_dir is required (the folder of CREMA-D clips, e.g. CREMA-D/AudioWAV)")
     try:
@@ -216,7 +230,8 @@ def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict,
         "data_dir": str(Path(data_args.data_dir).resolve()),
         "split": data_args.split,
         "test_size": data_args.test_size,
-        "seed": seed,
+        "seed": data_args.seed_of_split(seed),
+        "training_seed": seed,
         "max_duration_s": data_args.max_duration_s,
         "eval_max_duration_s": data_args.eval_max_duration_s or data_args.max_duration_s,
         "train_crop": data_args.train_crop,

@@ -27,16 +27,21 @@ teacher t_compare_mlp --feature_set ComParE_2016 --classifier mlp --C 100 --oof_
 teacher t_compare_mlp_spk --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 --speaker_normalization true
 
 export OMP_NUM_THREADS=1
+# The recipe fixes the split (split_seed 42): --seed changes only the training draws, the teacher's split stays.
 TEACHER=(--teacher runs/t_compare_mlp_spk --teacher_logits out_of_fold)
 for seed in $SEEDS; do
   run "s_distilled_oof_seed$seed" train_student.py "${TEACHER[@]}" --seed "$seed" &
   run "s_scratch_seed$seed" train_student.py --seed "$seed" &
   wait
 done
-# one seed each: in-sample logits of the same teacher; view-consistent distillation (3 speeds x 4 offsets)
+# one seed each: in-sample logits of the same teacher (vs out-of-fold); an ensemble of the two teachers that use no
+# speaker statistics (their soft labels are a function of the clip alone, as the student's are)
 run s_distilled_insample_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 &
+run s_distilled_plainensemble_oof_seed42 train_student.py --teacher runs/t_compare_mlp runs/t_egemaps_svm \
+  --teacher_logits out_of_fold --seed 42 &
+wait
+# view-consistent distillation (3 speeds x 4 offsets, the teacher's logits for each view), and the strongest teacher
 run s_distilled_views_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 \
   --view_speeds 0.9 1.0 1.1 --view_offsets_s 0 0.5 1.0 1.5 &
+teacher t_compare_svm_spk --feature_set ComParE_2016 --classifier svm --speaker_normalization true &
 wait
-# the strongest single teacher (about 6 minutes of fitting: Platt scaling fits the SVM 6 times)
-teacher t_compare_svm_spk --feature_set ComParE_2016 --classifier svm --speaker_normalization true

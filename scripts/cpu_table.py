@@ -28,6 +28,7 @@ STUDENTS = {
     "s_scratch": "LiteCNN from scratch",
     "s_distilled_oof": "LiteCNN distilled from ComParE+MLP (per-speaker), out-of-fold logits",
     "s_distilled_insample": "LiteCNN distilled from ComParE+MLP (per-speaker), in-sample logits",
+    "s_distilled_plainensemble_oof": "LiteCNN distilled from ComParE+MLP & eGeMAPS+SVM (no speaker statistics), out-of-fold",
     "s_distilled_views": "LiteCNN distilled, in-sample logits for 12 cached views (3 speeds x 4 offsets)",
 }
 

@@ -262,3 +262,15 @@ def test_real_cremad_classical_teacher_beats_litecnn_on_new_voices(real_cremad, 
     )
     assert metrics["eval_samples"] == 820
     assert metrics["eval_accuracy"] >= 0.58, metrics
+
+
+def test_other_training_seed_on_the_teachers_split(feature_teachers, corpus_dir, dataset_cache, tmp_path):
+    """Seeds of a student are compared on one split: --split_seed keeps the teacher's split, --seed alone does not."""
+    common = [*_speaker_data(corpus_dir, dataset_cache), "--teacher", str(feature_teachers["mlp"][0]), *QUICK]
+    with pytest.raises(SystemExit, match="trained on another split"):
+        train_student.main([*common, "--seed", "1", "--output_dir", str(tmp_path / "refused")])
+    train_student.main(
+        [*common, "--seed", "1", "--split_seed", "42", "--max_steps", "1", "--output_dir", str(tmp_path / "ok")]
+    )
+    record = json.loads((tmp_path / "ok" / "config.json").read_text())["training_data"]
+    assert (record["seed"], record["training_seed"]) == (42, 1)
