@@ -124,7 +124,7 @@ def compute_model_logits(model, feature_extractor, dataset: datasets.Dataset, vi
     collate = AudioCollator(feature_extractor)
     audios = dataset.with_format(None)["audio"]
     logits = []
-    for start in tqdm(range(0, len(audios), batch_size), desc="teacher logits", unit="batch"):
+    for start in tqdm(range(0, len(audios), batch_size), desc="logits", unit="batch"):
         clips = [apply_view(load_audio(audio), view) for audio in audios[start : start + batch_size]]
         features = feature_extractor(clips, sampling_rate=SAMPLING_RATE, return_attention_mask=False)
         batch = collate([{"input_values": values, "labels": 0} for values in features["input_values"]])
