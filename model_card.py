@@ -82,7 +82,9 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     rows = [_row("LiteCNN (this model)", student)]
     for member in (distillation or {}).get("members") or []:
         if member.get("validation"):
-            note = " (features standardised per speaker)" if member.get("uses_speaker_statistics") else ""
+            note = (
+                ", features standardised per speaker over its clips" if member.get("uses_speaker_statistics") else ""
+            )
             rows.append(_row(f"teacher ({member['teacher_model_type']}){note}", member["validation"]))
     if (distillation or {}).get("ensemble_validation"):
         rows.append(_row("teacher ensemble (mean probability)", distillation["ensemble_validation"]))
