@@ -96,11 +96,6 @@ class ModelTeacher:
 class FunctionalsTeacher(FeatureTeacher):
     """A classical teacher (see `feature_teacher.py`) in the provider interface; it hears the whole (sped) clip."""
 
-    @classmethod
-    def open(cls, folder: Path) -> FunctionalsTeacher:
-        teacher = cls.from_pretrained(folder)
-        return teacher
-
     @property
     def training_data(self) -> dict | None:
         return self.config.get("training_data")
@@ -139,7 +134,7 @@ def open_teacher(folder: str, window_s: float | None = None, batch_size: int = 3
     path = Path(folder)
     if is_feature_teacher(path):
         try:
-            return FunctionalsTeacher.open(path)
+            return FunctionalsTeacher.from_pretrained(path)
         except (OSError, ValueError) as error:
             raise SystemExit(f"error: --teacher {folder}: {error}") from None
     if not (path / "config.json").is_file():
