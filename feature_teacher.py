@@ -33,7 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from data.cremad import EMOTIONS
-from data.functionals import cached_functionals
+from data.functionals import cached_functionals, file_digest
 from data.views import View
 from speaker_adaptation import normalize_by_speaker
 
@@ -115,11 +115,8 @@ class FeatureTeacher:
     def fingerprint(self) -> str:
         """Changes with the fitted classifier, the config and the stored out-of-fold logits."""
         digest = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode())
-        for name in (CLASSIFIER_FILE, OOF_LOGITS):
-            path = self.folder / name if self.folder else None
-            if path is not None and path.is_file():
-                digest.update(path.read_bytes())
-        return digest.hexdigest()
+        stored = [self.folder / name for name in (CLASSIFIER_FILE, OOF_LOGITS)] if self.folder else []
+        return file_digest([path for path in stored if path.is_file()], digest).hexdigest()
 
     def save_pretrained(self, folder: str | Path) -> None:
         folder = Path(folder)

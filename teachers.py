@@ -28,7 +28,7 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClas
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes: a LiteCNN can be a teacher)
 from data.audio import SAMPLING_RATE, load_audio
-from data.functionals import cache_dir_of, clips_digest
+from data.functionals import cache_dir_of, clips_digest, file_digest, save_npz_atomically
 from data.views import View, apply_view
 from feature_teacher import FeatureTeacher, is_feature_teacher
 from training_utils import TRAINING_DATA_KEY, AudioCollator
@@ -82,9 +82,7 @@ class ModelTeacher:
             )
         self.load()
         digest = hashlib.sha256(json.dumps(self.feature_extractor.to_dict(), sort_keys=True, default=str).encode())
-        for path in weights:
-            digest.update(path.read_bytes())
-        return digest.hexdigest()
+        return file_digest(weights, digest).hexdigest()
 
     def teacher_view(self, view: View) -> View:
         return View(view.speed, view.offset_s, self.window_s)
@@ -225,10 +223,7 @@ def cached_logits(
             if view not in computed:
                 computed[view] = teacher.logits(dataset, view)
         logits = np.stack([computed[view] for view in teacher_views])
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache_file.with_suffix(".tmp.npz")
-    np.savez(partial, ids=np.array(dataset["id"]), logits=logits.astype(np.float32))
-    partial.replace(cache_file)  # atomic: an interrupted run never leaves a half-written cache
+    save_npz_atomically(cache_file, ids=np.array(dataset["id"]), logits=logits.astype(np.float32))
     logger.info("cached teacher logits for %d clips x %d views in %s", len(dataset), len(views), cache_file)
     return logits.astype(np.float32), cache_file, False
 

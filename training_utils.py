@@ -170,24 +170,26 @@ class PaperTrainingArguments(TrainingArguments):
     def __post_init__(self):
         if self.output_dir is None:
             raise ValueError("--output_dir is required: the folder where the model and its metrics are written")
-        evaluates = str(getattr(self.eval_strategy, "value", self.eval_strategy)) != "no"
+        evaluates = _option(self.eval_strategy) != "no"
         if not evaluates:  # no evaluation: no best checkpoint to go back to, no plateau to watch
             self.load_best_model_at_end = False
-            if str(getattr(self.lr_scheduler_type, "value", self.lr_scheduler_type)) == "reduce_lr_on_plateau":
+            if _option(self.lr_scheduler_type) == "reduce_lr_on_plateau":
                 logger.warning(
                     "--eval_strategy no: ReduceLROnPlateau needs evaluations, the learning rate stays constant"
                 )
                 self.lr_scheduler_type, self.lr_scheduler_kwargs = "constant", {}
         if self.save_strategy is None:  # follow the evaluation: --load_best_model_at_end refuses anything else
             self.save_strategy = self.eval_strategy if evaluates else "epoch"
-            if (
-                str(getattr(self.save_strategy, "value", self.save_strategy)) == "steps"
-                and self.eval_steps is not None
-            ):
+            if _option(self.save_strategy) == "steps" and self.eval_steps is not None:
                 self.save_steps = self.eval_steps
         super().__post_init__()
         if self.remove_unused_columns:
             raise ValueError("--remove_unused_columns must be False: the audio column is decoded by a transform")
+
+
+def _option(value) -> str:
+    """A `TrainingArguments` option as its string, whether still a string or already converted to its enum."""
+    return str(getattr(value, "value", value))
 
 
 def setup_logging(training_args: TrainingArguments) -> None:

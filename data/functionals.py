@@ -30,14 +30,20 @@ FEATURE_SETS = ("eGeMAPSv02", "ComParE_2016")
 """The openSMILE functionals a teacher can use: the compact affective set and the large challenge baseline."""
 
 
-def smile(feature_set: str):
-    """An openSMILE extractor of `feature_set` functionals; a clear error for an unknown name or a missing package."""
-    if feature_set not in FEATURE_SETS:
-        raise ValueError(f"feature set must be one of {FEATURE_SETS}, got {feature_set!r}")
+def _opensmile():
+    """The `opensmile` module, or one clear error saying how to install it."""
     try:
         import opensmile
     except ImportError:
         raise ImportError("the classical teachers need the `opensmile` package: pip install opensmile") from None
+    return opensmile
+
+
+def smile(feature_set: str):
+    """An openSMILE extractor of `feature_set` functionals; a clear error for an unknown name or a missing package."""
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"feature set must be one of {FEATURE_SETS}, got {feature_set!r}")
+    opensmile = _opensmile()
     return opensmile.Smile(
         feature_set=getattr(opensmile.FeatureSet, feature_set), feature_level=opensmile.FeatureLevel.Functionals
     )
@@ -89,23 +95,36 @@ def clips_digest(dataset: datasets.Dataset) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def save_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
+    """Writes an `.npz` cache so that an interrupted run never leaves a half-written file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp.npz")
+    np.savez(partial, **arrays)
+    partial.replace(path)
+
+
+def file_digest(paths: list[Path], digest=None):
+    """sha256 over the files' bytes, read in 4 MB chunks (teacher weights can be gigabytes)."""
+    digest = digest or hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(chunk)
+    return digest
+
+
 def cached_functionals(dataset: datasets.Dataset, feature_set: str, view: View | None = None) -> np.ndarray:
     """`extract`, cached on disk beside the dataset: the second call with the same clips, set and view is a read."""
-    import opensmile
-
     view = None if view == View() else view  # the identity view is the clip itself: one cache for both
     key = hashlib.sha256(
         json.dumps(
-            [feature_set, view.as_tuple() if view else None, clips_digest(dataset), opensmile.__version__]
+            [feature_set, view.as_tuple() if view else None, clips_digest(dataset), _opensmile().__version__]
         ).encode()
     ).hexdigest()[:20]
     cache_file = cache_dir_of(dataset) / "functionals" / f"{feature_set}-{key}.npz"
     if cache_file.exists():
         return np.load(cache_file)["features"]
     features = extract(dataset, feature_set, view)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache_file.with_suffix(".tmp.npz")
-    np.savez(partial, features=features, ids=np.array(dataset["id"]))
-    partial.replace(cache_file)  # atomic: an interrupted run leaves no half-written cache
+    save_npz_atomically(cache_file, features=features, ids=np.array(dataset["id"]))
     logger.info("cached %s functionals of %d clips in %s", feature_set, len(features), cache_file)
     return features
