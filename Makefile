@@ -6,7 +6,7 @@ DEMO := demo
 DATA ?= ../shared/datasets/crema-d/AudioFLAC
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup test lint format demo bench results cpu-distillation clean
+.PHONY: setup setup-demo test lint format demo app bench bench-deploy results cpu-distillation clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,11 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
+
+# The demo page's extra dependencies (gradio, selenium); its browser test also needs Debian's chromium and
+# chromium-driver (`.ci/run` installs both), and is skipped without them unless REQUIRE_BROWSER_TEST=1.
+setup-demo: setup
+	$(PY) -m pip install --quiet -r requirements-demo.txt
 
 test: setup
 	$(PY) -m pytest
@@ -43,6 +48,17 @@ demo: setup
 
 bench: setup
 	$(PY) bench.py
+
+# Export the demo student (make demo first) and serve the page on http://127.0.0.1:7860
+app: setup-demo
+	$(PY) app.py --model $(DEMO)/student
+
+# Peak memory and real-time factor: PyTorch vs the torch-free runtime (STUDENT and EXPORT from export.py)
+STUDENT ?= runs/s_long_distilled_plainensemble_oof_seed42
+EXPORT ?= runs/export
+bench-deploy: setup
+	$(PY) export.py $(STUDENT) $(EXPORT) --data_dir $(DATA) --int8
+	$(PY) scripts/bench_deploy.py $(STUDENT) $(EXPORT) --data_dir $(DATA)
 
 # Table 1 on real CREMA-D (about 2 hours on 2 cores; the README's run used SPEAKER_EPOCHS=15); numbers land in results/
 results: setup

@@ -7,7 +7,8 @@ For each model: parameters, fp32 safetensors size on disk, multiply-accumulates 
 batch-1 latency on a 1 s clip (median and p90 over `--runs` runs after warm-up) and batched throughput (clips/s),
 with `--threads` torch threads (2 by default: the target phone-class CPU budget). The teachers have random
 weights built from the wav2vec2-base and wav2vec2-large-lv60 configurations: speed does not depend on the
-weights. LiteCNN also runs exported to ONNX in onnxruntime, its outputs checked against PyTorch's.
+weights. LiteCNN also runs exported by `export.py` to ONNX, fp32 (its outputs checked against PyTorch's) and
+int8 (static QDQ quantisation), in onnxruntime.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import platform
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -112,49 +112,53 @@ def bench_torch(name: str, model: torch.nn.Module, runs: int, batch: int) -> dic
     }
 
 
-def bench_onnx(model: LiteCNNForAudioClassification, runs: int, batch: int, threads: int) -> dict:
+def bench_onnx(
+    model: LiteCNNForAudioClassification, runs: int, batch: int, threads: int, int8: bool = True
+) -> list[dict]:
+    """LiteCNN exported by `export.py` (fp32, and int8 when `int8`) in onnxruntime: one row each.
+
+    The int8 model here is calibrated on noise (the weights are random too): its speed and size are those of a
+    real export, its accuracy is measured by `export.py` on real clips."""
     import onnxruntime
 
-    model.eval()
-    # The TorchScript exporter (no onnxscript/dynamo needed, exact for this model) announces its deprecation.
-    warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the short-input branch is traced as-is
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "litecnn.onnx")
-        example = torch.randn(1, SAMPLING_RATE)
-        torch.onnx.export(
-            model,
-            (example,),
-            path,
-            input_names=["input_values"],
-            output_names=["logits"],
-            dynamic_axes={"input_values": {0: "batch", 1: "samples"}, "logits": {0: "batch"}},
-            dynamo=False,
-        )
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        size = os.path.getsize(path) / 1e6
-    one = np.random.default_rng(0).standard_normal((1, SAMPLING_RATE)).astype(np.float32)
-    many = np.random.default_rng(1).standard_normal((batch, SAMPLING_RATE)).astype(np.float32)
+    from export import export_onnx, quantize_int8
+    from litecnn_onnx import session_for
+
+    rng = np.random.default_rng(0)
+    one = rng.standard_normal((1, SAMPLING_RATE)).astype(np.float32)
+    many = rng.standard_normal((batch, SAMPLING_RATE)).astype(np.float32)
     with torch.no_grad():
-        reference = model(torch.from_numpy(many)).logits.numpy()
-    max_error = float(np.abs(session.run(None, {"input_values": many})[0] - reference).max())
-    if max_error > 1e-3:
-        raise RuntimeError(f"ONNX and PyTorch disagree: max |difference| of logits {max_error:.2e}")
-    median, p90 = latency_ms(lambda: session.run(None, {"input_values": one}), runs)
-    return {
-        "model": "LiteCNN (ONNX Runtime)",
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "disk_mb": size,
-        "macs_per_s_audio": None,
-        "latency_ms_median": median,
-        "latency_ms_p90": p90,
-        "throughput_clips_per_s": throughput(lambda: session.run(None, {"input_values": many}), batch),
-        "batch": batch,
-        "max_abs_diff_vs_torch": max_error,
-    }
+        reference = model.eval()(torch.from_numpy(many)).logits.numpy()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        fp32 = Path(folder) / "model.onnx"
+        export_onnx(model, fp32, {})
+        paths = {"LiteCNN (ONNX Runtime, fp32)": fp32}
+        if int8:
+            calibration = [rng.standard_normal(SAMPLING_RATE).astype(np.float32) for _ in range(16)]
+            quantize_int8(fp32, Path(folder) / "model_int8.onnx", calibration, {})
+            paths["LiteCNN (ONNX Runtime, int8)"] = Path(folder) / "model_int8.onnx"
+        for name, path in paths.items():
+            session: onnxruntime.InferenceSession = session_for(path, threads)
+            logits = session.run(None, {"input_values": many})[0]
+            max_error = float(np.abs(logits - reference).max())
+            if name.endswith("fp32") and max_error > 1e-3:
+                raise RuntimeError(f"ONNX and PyTorch disagree: max |difference| of logits {max_error:.2e}")
+            median, p90 = latency_ms(lambda s=session: s.run(None, {"input_values": one}), runs)
+            rows.append(
+                {
+                    "model": name,
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                    "disk_mb": path.stat().st_size / 1e6,
+                    "macs_per_s_audio": None,
+                    "latency_ms_median": median,
+                    "latency_ms_p90": p90,
+                    "throughput_clips_per_s": throughput(lambda s=session: s.run(None, {"input_values": many}), batch),
+                    "batch": batch,
+                    "max_abs_diff_vs_torch": max_error,
+                }
+            )
+    return rows
 
 
 def table(rows: list[dict], reference: dict) -> str:
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
     litecnn = LiteCNNForAudioClassification(LiteCNNConfig())
     rows = [
         bench_torch("LiteCNN (PyTorch)", litecnn, args.runs, args.batch),
-        bench_onnx(litecnn, args.runs, args.batch, args.threads),
+        *bench_onnx(litecnn, args.runs, args.batch, args.threads),
     ]
     for name, config_file in list(TEACHERS.items())[: 1 if args.no_large else 2]:
         teacher = Wav2Vec2ForSequenceClassification(Wav2Vec2Config.from_pretrained(config_file, num_labels=6))
@@ -196,7 +200,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.variants:
         for name, overrides in VARIANTS.items():
             rows.append(bench_torch(name, litecnn_of_paper_size(**overrides), args.runs, args.batch))
-    reference = rows[2]
+    reference = next(row for row in rows if row["model"].startswith("wav2vec2-base"))
+    by_name = {row["model"]: row for row in rows}
+    fp32, int8 = by_name["LiteCNN (ONNX Runtime, fp32)"], by_name["LiteCNN (ONNX Runtime, int8)"]
     result = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
@@ -206,8 +212,18 @@ def main(argv: list[str] | None = None) -> dict:
         "torch": torch.__version__,
         "rows": rows,
         "speedup_vs_wav2vec2_base": reference["latency_ms_median"] / rows[0]["latency_ms_median"],
+        "int8_vs_fp32_onnx": {
+            "speedup": fp32["latency_ms_median"] / int8["latency_ms_median"],
+            "smaller": fp32["disk_mb"] / int8["disk_mb"],
+            "int8_speedup_vs_wav2vec2_base": reference["latency_ms_median"] / int8["latency_ms_median"],
+        },
     }
     print(table(rows, reference))
+    ratios = result["int8_vs_fp32_onnx"]
+    print(
+        f"\nint8 vs fp32 ONNX: {ratios['speedup']:.2f}x faster, {ratios['smaller']:.2f}x smaller; "
+        f"int8 vs wav2vec2-base: {ratios['int8_speedup_vs_wav2vec2_base']:.0f}x faster"
+    )
     print("\nLiteCNN MACs per layer for 1 s of audio:")
     for layer, macs in rows[0]["macs_per_layer"].items():
         if layer.count(".") in (2, 3) or layer.endswith("classifier"):

@@ -2,12 +2,15 @@
 
     python predict.py ./student clip.wav recordings/          # a table
     python predict.py org/litecnn-cremad clip.flac --json      # JSON lines
+    python predict.py ./student call.flac --stream --hop_s 0.5   # a long recording: one result per hop, with its time
 
 Any sampling rate and channel count: clips are decoded and resampled by `data.audio.load_audio`, then handed to
 `pipeline("audio-classification")` as 16 kHz arrays (a path would need ffmpeg, another rate torchaudio). A clip
 longer than the model's evaluation window (`training_data` in its config: 1 s for the paper's recipe) is cut into
 consecutive windows of that length; the emotion probabilities of the windows are averaged. An unreadable file is
-reported and the others are still classified (exit status 1 if any file failed).
+reported and the others are still classified (exit status 1 if any file failed). `--stream` reads a file block by
+block and slides the window over it (memory bounded whatever the length); the same code as the torch-free
+`litecnn_onnx.py`, which gives the same probabilities from an exported model.
 
 `--speaker_from filename|folder|manifest` adapts the scores to each speaker (see `speaker_adaptation.py`): each
 speaker's mean log-probability of every emotion, over the clips given here, is subtracted. It assumes a speaker's
@@ -20,16 +23,21 @@ clips are not all one emotion and needs several clips per speaker; it is never o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
-from data.audio import SAMPLING_RATE, AudioDecodeError, load_audio, windows
+from data.audio import SAMPLING_RATE
+from litecnn_onnx import (
+    add_stream_arguments,
+    check_stream_arguments,
+    classify_paths,
+    classify_windows,
+    print_results,
+)
 from speaker_adaptation import (
     MIN_CLIPS_PER_SPEAKER,
     SPEAKER_SOURCES,
@@ -38,38 +46,26 @@ from speaker_adaptation import (
     speaker_of,
 )
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 DEFAULT_WINDOW_S = 1.0
 
 
-def expand_paths(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files as given, folders as their audio files (recursively, sorted); missing paths as errors."""
-    files, errors = [], []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-            if not found:
-                errors.append((raw, f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder"))
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            errors.append((raw, "no such file or folder"))
-    return files, errors
+class PipelineScorer:
+    """`pipeline("audio-classification")` as a scorer of `litecnn_onnx`: labels and per-clip probabilities."""
+
+    def __init__(self, classifier):
+        self.classifier = classifier
+        config = classifier.model.config
+        self.labels = [config.id2label[i] for i in range(len(config.id2label))]
+
+    def probabilities(self, clips: list[np.ndarray]) -> np.ndarray:
+        results = self.classifier([{"raw": clip, "sampling_rate": SAMPLING_RATE} for clip in clips], top_k=None)
+        results = [{entry["label"]: entry["score"] for entry in result} for result in results]
+        return np.array([[result[label] for label in self.labels] for result in results])
 
 
 def classify(classifier, waveform: np.ndarray, window: int) -> dict:
     """Mean probability of each emotion over the clip's windows, in the model's label order."""
-    chunks = windows(waveform, window)
-    per_window = classifier([{"raw": chunk, "sampling_rate": SAMPLING_RATE} for chunk in chunks], top_k=None)
-    per_window = [{entry["label"]: entry["score"] for entry in result} for result in per_window]
-    id2label = classifier.model.config.id2label
-    scores = {
-        id2label[i]: float(np.mean([result[id2label[i]] for result in per_window])) for i in range(len(id2label))
-    }
-    best = max(scores, key=scores.get)
-    return {"label": best, "score": scores[best], "scores": scores, "windows": len(chunks)}
+    return classify_windows(PipelineScorer(classifier), waveform, window)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="a saved model folder or a hub repo id")
     parser.add_argument("paths", nargs="+", help="audio files or folders")
     parser.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
-    parser.add_argument("--window_s", type=float, default=None, help="window length (default: the training window)")
     parser.add_argument("--batch_size", type=int, default=16, help="windows per forward pass")
     parser.add_argument(
         "--speaker_from",
@@ -86,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         "actor id), the clip's folder, or --speaker_manifest. Assumes a speaker's clips are not all one emotion.",
     )
     parser.add_argument("--speaker_manifest", help="CSV with path,speaker columns (paths relative to the CSV)")
+    add_stream_arguments(parser)
     args = parser.parse_args(argv)
+    check_stream_arguments(parser, args)
+    if args.stream and args.speaker_from:
+        parser.error("--speaker_from needs every clip's scores first; it does not combine with --stream")
     try:
         manifest = read_manifest(args.speaker_manifest) if args.speaker_manifest else None
         if args.speaker_from == "manifest" and manifest is None:
@@ -104,23 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     record = getattr(classifier.model.config, "training_data", None) or {}
     window_s = args.window_s or record.get("eval_max_duration_s") or record.get("max_duration_s", DEFAULT_WINDOW_S)
-    window = int(round(window_s * SAMPLING_RATE))
 
-    files, errors = expand_paths(args.paths)
-    results = []
-    for path in files:
-        try:
-            waveform = load_audio(path)
-        except AudioDecodeError as error:
-            errors.append((str(path), error.reason))
-            continue
-        results.append(
-            {
-                "file": str(path),
-                "duration_s": round(waveform.size / SAMPLING_RATE, 3),
-                **classify(classifier, waveform, window),
-            }
-        )
+    results, errors = classify_paths(PipelineScorer(classifier), args, window_s)
 
     if args.speaker_from and results:
         try:
@@ -129,16 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
 
-    if args.json:
-        for result in results:
-            print(json.dumps(result))
-        for name, reason in errors:
-            print(json.dumps({"file": name, "error": reason}))
-    else:
-        print_table(results, window_s)
-    for name, reason in errors:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
-    return 1 if errors else 0
+    return print_results(results, errors, args, window_s)
 
 
 def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str] | None) -> None:
@@ -158,24 +133,6 @@ def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str]
     alone = sorted(speaker for speaker, count in counts.items() if count < MIN_CLIPS_PER_SPEAKER)
     if alone:
         print(f"not adapted (one clip only): speaker(s) {', '.join(alone)}", file=sys.stderr)
-
-
-def print_table(results: list[dict], window_s: float) -> None:
-    if not results:
-        return
-    labels = list(results[0]["scores"])
-    width = max(len("file"), *(len(r["file"]) for r in results))
-    header = f"{'file':<{width}}  {'emotion':<10} {'score':>5}  {'dur_s':>5} {'win':>3}  " + " ".join(
-        f"{label[:5]:>5}" for label in labels
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        scores = " ".join(f"{r['scores'][label]:>5.2f}" for label in labels)
-        print(
-            f"{r['file']:<{width}}  {r['label']:<10} {r['score']:>5.2f}  {r['duration_s']:>5.2f} {r['windows']:>3}  {scores}"
-        )
-    print(f"({len(results)} clips; windows of {window_s:g} s, probabilities averaged over windows)")
 
 
 if __name__ == "__main__":

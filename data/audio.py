@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -22,6 +23,9 @@ MIN_DURATION_S = 0.1
 
 SILENCE_RMS = 1e-5
 """Below -100 dBFS a clip is digital silence: its zero-mean unit-variance normalisation would divide by ~0."""
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+"""What `expand_paths` takes from a folder (what libsndfile decodes)."""
 
 AudioSource = str | os.PathLike | bytes | dict
 
@@ -102,3 +106,77 @@ def windows(waveform: np.ndarray, num_samples: int) -> list[np.ndarray]:
     if len(chunks) > 1 and chunks[-1].size < num_samples // 2:
         chunks.pop()
     return chunks
+
+
+def stream_audio(path: str | os.PathLike, block_s: float = 1.0):
+    """Yields a file as consecutive 16 kHz mono float32 blocks of about `block_s` seconds, reading `block_s` at a time.
+
+    Memory stays bounded whatever the file's length (soundfile reads blocks, `soxr.ResampleStream` resamples them
+    with the same quality as `to_mono_16k`). An unreadable file raises `AudioDecodeError` naming it."""
+    name = os.fspath(path)
+    try:
+        handle = sf.SoundFile(name)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        detail = getattr(error, "error_string", None) or str(error).rsplit(": ", 1)[-1]
+        raise AudioDecodeError(name, f"cannot decode audio ({detail})") from None
+    with handle:
+        rate = handle.samplerate
+        resampler = None if rate == SAMPLING_RATE else soxr.ResampleStream(rate, SAMPLING_RATE, 1, "float32", "HQ")
+        block = max(1, int(round(block_s * rate)))
+        while True:
+            samples = handle.read(block, dtype="float32", always_2d=True).mean(axis=1)
+            last = samples.size < block
+            if not np.all(np.isfinite(samples)):
+                raise AudioDecodeError(name, "contains NaN or infinite samples")
+            if resampler is not None:
+                samples = resampler.resample_chunk(samples, last=last)
+            if samples.size:
+                yield np.ascontiguousarray(samples, dtype=np.float32)
+            if last:
+                return
+
+
+def sliding_windows(chunks, window: int, hop: int):
+    """(start sample, window) pairs over audio arriving in `chunks`: one window every `hop` samples.
+
+    Only the samples a window still needs are kept (memory bounded by `window` + one chunk). When the stream ends,
+    audio after the last full window is not dropped: a last window ending at the stream's end is yielded (the
+    whole stream when it is shorter than one window)."""
+    if window < 1 or hop < 1:
+        raise ValueError(f"window and hop must be at least one sample, got {window} and {hop}")
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_start = 0  # stream position of buffer[0]
+    next_start = 0  # stream position of the next window
+    last_end = 0  # end of the last window yielded
+    for chunk in chunks:
+        buffer = np.concatenate([buffer, np.asarray(chunk, dtype=np.float32)])
+        while next_start + window <= buffer_start + buffer.size:
+            offset = next_start - buffer_start
+            yield next_start, buffer[offset : offset + window]
+            last_end = next_start + window
+            next_start += hop
+        # keep what the next window needs, and the last `window` samples for a final window at the stream's end
+        keep_from = min(next_start, buffer_start + buffer.size - window)
+        if keep_from > buffer_start:
+            buffer, buffer_start = buffer[keep_from - buffer_start :], keep_from
+    end = buffer_start + buffer.size
+    if end > last_end:
+        start = max(buffer_start, end - window)
+        yield start, buffer[start - buffer_start :]
+
+
+def expand_paths(paths: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files as given, folders as their audio files (recursively, sorted); missing paths as (path, reason) errors."""
+    files, errors = [], []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            if not found:
+                errors.append((raw, f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append((raw, "no such file or folder"))
+    return files, errors

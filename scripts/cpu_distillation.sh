@@ -40,8 +40,20 @@ run s_distilled_insample_seed42 train_student.py --teacher runs/t_compare_mlp_sp
 run s_distilled_plainensemble_oof_seed42 train_student.py --teacher runs/t_compare_mlp runs/t_egemaps_svm \
   --teacher_logits out_of_fold --seed 42 &
 wait
-# view-consistent distillation (3 speeds x 4 offsets, the teacher's logits for each view), and the strongest teacher
-run s_distilled_views_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 \
-  --view_speeds 0.9 1.0 1.1 --view_offsets_s 0 0.5 1.0 1.5 &
-teacher t_compare_svm_spk --feature_set ComParE_2016 --classifier svm --speaker_normalization true &
+# Students that hear 2 s windows in training instead of 1 s (CREMA-D's median clip is ~2.5 s; the functionals teachers
+# hear the whole clip, so the student's input now holds most of what the teacher's soft label is about).
+LONG=(--max_duration_s 2.0)
+run s_long_scratch_seed42 train_student.py "${LONG[@]}" --seed 42 &
+run s_long_distilled_plainensemble_oof_seed42 train_student.py "${LONG[@]}" --teacher runs/t_compare_mlp runs/t_egemaps_svm \
+  --teacher_logits out_of_fold --seed 42 &
 wait
+for seed in 1 2; do
+  run "s_long_scratch_seed$seed" train_student.py "${LONG[@]}" --seed "$seed" &
+  run "s_long_distilled_plainensemble_oof_seed$seed" train_student.py "${LONG[@]}" --teacher runs/t_compare_mlp \
+    runs/t_egemaps_svm --teacher_logits out_of_fold --seed "$seed" &
+  wait
+done
+# view-consistent distillation (3 speeds x 4 offsets, the teacher's logits for each view), and the strongest teacher
+teacher t_compare_svm_spk --feature_set ComParE_2016 --classifier svm --speaker_normalization true
+run s_distilled_views_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 \
+  --view_speeds 0.9 1.0 1.1 --view_offsets_s 0 0.5 1.0 1.5
