@@ -22,8 +22,8 @@ from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
 from data.audio import SAMPLING_RATE, AudioDecodeError, load_audio
-from litecnn_onnx import classify_windows, stream_results
-from predict import DEFAULT_WINDOW_S, PipelineScorer
+from litecnn_onnx import classify_windows, model_windows, stream_results
+from predict import PipelineScorer
 
 DEFAULT_MODEL = os.environ.get("LITECNN_MODEL", "org/litecnn-cremad")
 
@@ -37,9 +37,8 @@ class Demo:
         self.scorer = PipelineScorer(classifier)
         self.parameters = classifier.model.num_parameters()
         record = getattr(classifier.model.config, "training_data", None) or {}
-        self.window_s = record.get("eval_max_duration_s") or record.get("max_duration_s") or DEFAULT_WINDOW_S
-        # the timeline needs windows shorter than the clip: the training window (1 s for the paper's recipe)
-        self.timeline_window_s = min(record.get("max_duration_s") or DEFAULT_WINDOW_S, self.window_s)
+        # whole clips as the model was evaluated; the timeline with the training window (1 s for the paper's recipe)
+        self.window_s, self.timeline_window_s = model_windows(record)
 
     def analyse(self, path: str | None):
         if not path:

@@ -42,6 +42,9 @@ from data.audio import (
 FORMAT = "litecnn-onnx/1"
 """The `format` metadata entry `export.py` writes; a file without it was not made by `export.py`."""
 
+DEFAULT_WINDOW_S = 1.0
+"""The paper's window, for a model that records none."""
+
 NORMALIZATION_EPSILON = 1e-7
 """Wav2Vec2FeatureExtractor's zero-mean unit-variance normalisation: (x - mean) / sqrt(var + 1e-7)."""
 
@@ -54,6 +57,16 @@ def normalize(waveform: np.ndarray, epsilon: float = NORMALIZATION_EPSILON) -> n
     """Zero mean and unit variance, as the model's feature extractor does (`do_normalize=True`)."""
     waveform = np.asarray(waveform, dtype=np.float32)
     return ((waveform - waveform.mean()) / np.sqrt(waveform.var() + epsilon)).astype(np.float32)
+
+
+def model_windows(record: dict | None) -> tuple[float, float]:
+    """(window a clip is classified with, window streaming slides) in seconds, from a model's `training_data`.
+
+    Clips: the evaluation window (whole clips up to 6 s for the recipe, 1 s for the paper). Streaming: the training
+    window (1 s or 2 s), which gives a result per hop with the time resolution the model learnt at."""
+    record = record or {}
+    window = record.get("eval_max_duration_s") or record.get("max_duration_s") or DEFAULT_WINDOW_S
+    return window, min(record.get("max_duration_s") or window, window)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -95,6 +108,7 @@ class OnnxClassifier:
             )
         self.do_normalize = metadata.get("do_normalize", "true") == "true"
         self.window_s = float(metadata["window_s"])
+        self.stream_window_s = float(metadata.get("stream_window_s", self.window_s))
         self.input_names = [item.name for item in self.session.get_inputs()]
 
     @property
@@ -124,8 +138,9 @@ class OnnxClassifier:
     def stream(
         self, chunks: Iterable[np.ndarray], window_s: float | None = None, hop_s: float | None = None
     ) -> Iterator[dict]:
-        """One result per hop over 16 kHz audio arriving in chunks (default window: the model's; hop: half of it)."""
-        return stream_results(self, chunks, window_s or self.window_s, hop_s)
+        """One result per hop over 16 kHz audio arriving in chunks (default window: the model's training window;
+        hop: half of it)."""
+        return stream_results(self, chunks, window_s or self.stream_window_s, hop_s)
 
 
 # Both runtimes (this one and `predict.py`'s transformers pipeline) classify through these two functions: a scorer
@@ -168,7 +183,12 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stream", action="store_true", help="slide a window over each file, one result per hop (long recordings)"
     )
-    parser.add_argument("--window_s", type=float, default=None, help="window length (default: the model's window)")
+    parser.add_argument(
+        "--window_s",
+        type=float,
+        default=None,
+        help="window length (default: the model's evaluation window; with --stream, its training window)",
+    )
     parser.add_argument(
         "--hop_s", type=float, default=None, help="with --stream: hop between windows (default: half a window)"
     )
@@ -234,15 +254,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    results, errors = classify_paths(classifier, args, classifier.window_s)
+    results, errors = classify_paths(classifier, args, classifier.window_s, classifier.stream_window_s)
     return print_results(results, errors, args, classifier.window_s)
 
 
-def classify_paths(scorer, args: argparse.Namespace, window_s: float) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Every file of `args.paths`: a result per file, or with `--stream` results per hop printed as they come.
+def classify_paths(
+    scorer, args: argparse.Namespace, window_s: float, stream_window_s: float
+) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Every file of `args.paths`: a result per file (windows of `window_s`), or with `--stream` results per hop
+    (windows of `stream_window_s`) printed as they come. `--window_s` overrides both.
 
     Unreadable files are returned as (file, reason) errors, the others still classified."""
-    window_s = args.window_s or window_s
+    window_s, stream_window_s = args.window_s or window_s, args.window_s or stream_window_s
     files, errors = expand_paths(args.paths)
     results = []
     for path in files:
@@ -250,7 +273,7 @@ def classify_paths(scorer, args: argparse.Namespace, window_s: float) -> tuple[l
             if args.stream:
                 print_stream(
                     str(path),
-                    stream_results(scorer, stream_audio(path, args.block_s), window_s, args.hop_s),
+                    stream_results(scorer, stream_audio(path, args.block_s), stream_window_s, args.hop_s),
                     args.json,
                 )
                 continue

@@ -36,6 +36,7 @@ from litecnn_onnx import (
     check_stream_arguments,
     classify_paths,
     classify_windows,
+    model_windows,
     print_results,
 )
 from speaker_adaptation import (
@@ -45,8 +46,6 @@ from speaker_adaptation import (
     read_manifest,
     speaker_of,
 )
-
-DEFAULT_WINDOW_S = 1.0
 
 
 class PipelineScorer:
@@ -102,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot load the model {args.model!r}: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     record = getattr(classifier.model.config, "training_data", None) or {}
-    window_s = args.window_s or record.get("eval_max_duration_s") or record.get("max_duration_s", DEFAULT_WINDOW_S)
-
-    results, errors = classify_paths(PipelineScorer(classifier), args, window_s)
+    window_s, stream_window_s = model_windows(record)
+    results, errors = classify_paths(PipelineScorer(classifier), args, window_s, stream_window_s)
 
     if args.speaker_from and results:
         try:

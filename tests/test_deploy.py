@@ -58,7 +58,7 @@ def test_export_writes_checked_models_that_carry_their_metadata(exported, distil
     metadata = {p.key: p.value for p in onnx.load(str(exported / "model_int8.onnx")).metadata_props}
     assert metadata["format"] == FORMAT and json.loads(metadata["labels"]) == list(EMOTIONS)
     assert metadata["sampling_rate"] == "16000" and metadata["do_normalize"] == "true"
-    assert float(metadata["window_s"]) == 1.0  # the student's training record: 1 s windows (the paper)
+    assert float(metadata["window_s"]) == float(metadata["stream_window_s"]) == 1.0  # the paper: 1 s windows
 
     # dynamic batch and length: a batch of 3 short clips and one 2.7 s clip, against PyTorch
     from transformers import AutoModelForAudioClassification
