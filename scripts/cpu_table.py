@@ -30,6 +30,8 @@ STUDENTS = {
     "s_distilled_insample": "LiteCNN distilled from ComParE+MLP (per-speaker), in-sample logits",
     "s_distilled_plainensemble_oof": "LiteCNN distilled from ComParE+MLP & eGeMAPS+SVM (no speaker statistics), out-of-fold",
     "s_distilled_views": "LiteCNN distilled, in-sample logits for 12 cached views (3 speeds x 4 offsets)",
+    "s_long_scratch": "LiteCNN from scratch, 2 s training windows",
+    "s_long_distilled_plainensemble_oof": "LiteCNN distilled from ComParE+MLP & eGeMAPS+SVM (no speaker statistics), out-of-fold, 2 s training windows",
 }
 
 
