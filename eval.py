@@ -1,16 +1,18 @@
-"""Score a saved model on a folder of CREMA-D-named clips: accuracy, UAR, macro-F1, per-class recall, confusion.
+"""Score a saved model on a folder of CREMA-D, RAVDESS, SAVEE or TESS clips: accuracy, UAR, macro-F1, confusion.
 
     python eval.py ./student CREMA-D/AudioWAV                          # every clip of the folder
     python eval.py ./student CREMA-D/AudioWAV --subset validation      # the clips the model was validated on
     python eval.py ./student CREMA-D/AudioWAV --speaker_adaptation --output_dir eval/student --json
     python eval.py ./teacher-compare-svm CREMA-D/AudioWAV --subset validation   # classical teachers too
+    python eval.py ./student RAVDESS/ --speaker_adaptation      # another corpus (found from its file names)
 
 MODEL is a student or teacher folder (LiteCNN, any transformers audio classifier, a classical teacher) or a hub
-id. Clips are scored as the model was evaluated in training: the first `eval_max_duration_s` seconds recorded in
+id. The corpus is recognised from the file names (`--corpus` to say it; layouts in `data/corpora.py`); emotions
+outside the six (RAVDESS calm, surprise) are left out and counted. Clips are scored as the model was evaluated in training: the first `eval_max_duration_s` seconds recorded in
 its config (whole clips for a LiteCNN trained with `--eval_max_duration_s 6`), or whole clips for a classical
 teacher. Bad clips are reported by name and the others scored (the folder is prepared like a training folder).
 
-`--speaker_adaptation` also reports the scores centred per speaker (the speaker is the actor id in the file name):
+`--speaker_adaptation` also reports the scores centred per speaker (the speaker is the actor or speaker of the file name):
 each speaker's mean log-probability of every emotion is subtracted, using that speaker's other clips (unlabelled).
 It assumes a speaker's clips are not all one emotion, and its numbers are not one-clip numbers.
 (Not `evaluate.py`: that would shadow the Hugging Face package of that name.)
@@ -25,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.cremad import EMOTIONS, CremaDError, prepare_cremad, split_cremad
+from data.corpora import CORPORA, prepare_corpus
+from data.cremad import EMOTIONS, CremaDError, label_counts, split_cremad
 from data.views import View
 from speaker_adaptation import centre_log_probabilities
 from training_utils import TRAINING_DATA_KEY, metrics_from_logits, save_confusion_matrix
@@ -67,6 +70,8 @@ def select_subset(corpus, subset: str, record: dict, model_id: str):
         return corpus
     if not record.get("split"):
         raise SystemExit(f"error: --subset validation: {model_id} does not record the split it was trained on")
+    if "corpus" in corpus.column_names:
+        raise SystemExit(f"error: --subset validation: {model_id} was validated on CREMA-D, not on this corpus")
     splits = split_cremad(corpus, record["split"], record["test_size"], record["seed"])
     return splits["validation"]
 
@@ -78,7 +83,8 @@ def report(logits: np.ndarray, labels: np.ndarray) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="a student or teacher folder, or a hub repo id")
-    parser.add_argument("data_dir", help="a folder of CREMA-D-named .wav/.flac clips")
+    parser.add_argument("data_dir", help="a folder of CREMA-D, RAVDESS, SAVEE or TESS clips, as distributed")
+    parser.add_argument("--corpus", choices=CORPORA, help="the folder's corpus (default: found from its file names)")
     parser.add_argument("--subset", choices=SUBSETS, default="all", help="every clip, or the model's validation clips")
     parser.add_argument("--speaker_adaptation", action="store_true", help="also score with per-speaker centring")
     parser.add_argument("--output_dir", help="write eval_results.json and the confusion matrix (JSON, PNG) here")
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        corpus, preparation = prepare_cremad(args.data_dir, args.dataset_cache_dir)
+        corpus, preparation = prepare_corpus(args.data_dir, args.corpus, args.dataset_cache_dir)
     except (FileNotFoundError, CremaDError) as error:
         print(f"error: {args.data_dir}: {error}", file=sys.stderr)
         return 2
@@ -109,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         "data_dir": str(Path(args.data_dir).resolve()),
         "subset": args.subset,
         "heard": heard,
+        "corpus": dataset[0]["corpus"] if "corpus" in dataset.column_names else "cremad",
+        "class_balance": label_counts(dataset),
         "skipped": [{"file": name, "reason": reason} for name, reason in preparation.skipped],
         "metrics": report(logits, labels),
     }

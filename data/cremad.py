@@ -240,9 +240,14 @@ def prepare_cremad(data_dir: str | Path, cache_dir: str | None = None) -> tuple[
         fingerprint=_fingerprint(clips, [demographics, votes]),
         hash=_code_version(),
     )
+    return load_prepared(builder, folder)
+
+
+def load_prepared(builder: datasets.ArrowBasedBuilder, folder: Path) -> tuple[datasets.Dataset, PreparationReport]:
+    """Prepares `builder`'s cache once (its report kept beside it for later calls) and returns its table and report."""
     report_file = Path(builder.cache_dir) / "preparation_report.json"
     if not report_file.exists():
-        logger.info("Preparing %d clips from %s (decoded once, cached in %s)", len(clips), folder, builder.cache_dir)
+        logger.info("Preparing the clips of %s (decoded once, cached in %s)", folder, builder.cache_dir)
     builder.download_and_prepare()
     if hasattr(builder, "report"):  # prepared in this call: keep the report beside the cache for later calls
         report_file.write_text(_report_json(builder.report))
