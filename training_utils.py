@@ -23,7 +23,15 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision
 from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainerCallback, TrainingArguments
 
 from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
-from data.cremad import EMOTIONS, SPLITS, CremaDError, PreparationReport, prepare_cremad, split_cremad
+from data.cremad import (
+    EMOTIONS,
+    SPLITS,
+    CremaDError,
+    PreparationReport,
+    corpus_name,
+    prepare_cremad,
+    split_cremad,
+)
 from data.views import View, apply_view, change_speed
 
 logger = logging.getLogger(__name__)
@@ -230,6 +238,8 @@ def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict,
     """What a saved model records about its data, so a student can check it learns from the same split."""
     return {
         "data_dir": str(Path(data_args.data_dir).resolve()),
+        "corpus": corpus_name(data_args.data_dir),
+        "actors": len(set(splits["train"]["actor_id"]) | set(splits["validation"]["actor_id"])),
         "split": data_args.split,
         "test_size": data_args.test_size,
         "seed": data_args.seed_of_split(seed),

@@ -40,6 +40,8 @@ AUDIO_EXTENSIONS = (".wav", ".flac")
 DEMOGRAPHICS_CSV = "VideoDemographics.csv"
 VOTES_CSV = "tabulatedVotes.csv"
 SPLITS = ("stratified", "speaker")
+SYNTHETIC_MARKER = "SYNTHETIC.txt"
+"""Written by `data/synthetic.py` beside its clip folder: models trained there must not claim CREMA-D results."""
 
 _NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 
@@ -100,6 +102,11 @@ def find_clips(data_dir: str | Path) -> list[Path]:
             f"no .wav or .flac clips in {folder}" + (f" (did you mean {folder / hint[0]}?)" if hint else "")
         )
     return clips
+
+
+def corpus_name(data_dir: str | Path) -> str:
+    """`synthetic` for a corpus written by `data/synthetic.py` (its marker file beside the clips), else `cremad`."""
+    return "synthetic" if _metadata_file(Path(data_dir), SYNTHETIC_MARKER) else "cremad"
 
 
 def _metadata_file(folder: Path, name: str) -> Path | None:

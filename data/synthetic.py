@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from data.audio import SAMPLING_RATE
-from data.cremad import DEMOGRAPHICS_CSV, EMOTION_CODES, SENTENCES
+from data.cremad import DEMOGRAPHICS_CSV, EMOTION_CODES, SENTENCES, SYNTHETIC_MARKER
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,10 @@ def write_corpus(out_dir: str | Path, actors: int = 8, sentences: int = 4, seed:
                 level = "XX" if code == "NEU" else str(rng.choice(list(LEVELS)))
                 clip = synthesize(STYLES[code], base_pitch, LEVELS[level], rng)
                 sf.write(clip_dir / f"{actor_id}_{sentence}_{code}_{level}.wav", clip, SAMPLING_RATE, subtype="PCM_16")
+    (Path(out_dir) / SYNTHETIC_MARKER).write_text(
+        "This corpus is synthetic (data/synthetic.py): buzzy harmonic voices named like CREMA-D, not speech.\n"
+        "Models trained on it say so in their config (training_data.corpus) and model card.\n"
+    )
     with open(Path(out_dir) / DEMOGRAPHICS_CSV, "w", newline="") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
         writer.writerow(["ActorID", "Age", "Sex", "Race", "Ethnicity"])

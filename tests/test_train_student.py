@@ -64,6 +64,10 @@ def test_export_is_hub_ready(distilled_student, tiny_teacher):
     teacher_accuracy = json.loads((tiny_teacher[0] / "eval_results.json").read_text())["eval_accuracy"]
     assert f"| teacher (wav2vec2) | {teacher_accuracy:.3f} |" in card
     assert "Not for clinical" in card and "trust_remote_code=True" in card
+    # trained on the synthetic corpus: the card says so and publishes no CREMA-D result
+    assert config["training_data"]["corpus"] == "synthetic" and config["training_data"]["actors"] == 12
+    assert "synthetic CREMA-D-shaped corpus" in card and "12 actors" in card
+    assert "model-index" not in card and "crema-d" not in card.split("---")[1] and "91 actors" not in card
 
 
 def test_export_loads_in_a_fresh_process_via_automodel_and_pipeline(distilled_student, tmp_path):
