@@ -131,7 +131,8 @@ def test_cross_corpus_table_rows_match_eval(ravdess, corpus_dir, distilled_stude
             str(tmp_path / "cross.json"),
         ]
     )
-    assert [(r["trained_on"], r["tested_on"]) for r in rows] == [("cremad", "cremad"), ("cremad", "ravdess")]
+    # the fixture student learnt the synthetic corpus, and its training record says so
+    assert [(r["trained_on"], r["tested_on"]) for r in rows] == [("synthetic", "cremad"), ("synthetic", "ravdess")]
     assert rows[1]["clips"] == 12 and rows[1]["left_out"] == 4 and rows[0]["left_out"] == 0
     assert (
         eval_script.main([str(distilled_student[0]), str(ravdess), "--json", "--dataset_cache_dir", str(tmp_path)])
