@@ -7,7 +7,8 @@ Rows: "trained on X" (the corpus recorded in the model's training data: `cremad`
 project trains today, `synthetic` for the test corpus), "tested on Y", accuracy and UAR, as is and speaker-adapted
 (each speaker's mean log-probability removed, using that speaker's other clips: not a one-clip number), and the
 test set's class balance (chance is 1/6 only on a balanced set). On its own training corpus a model is scored on
-every clip, its training clips included: use `eval.py --subset validation` for its held-out number. Writes results/cross_corpus.json and prints Markdown.
+every clip, its training clips included: use `eval.py --subset validation` for its held-out number.
+Writes results/cross_corpus.json and prints Markdown.
 """
 
 from __future__ import annotations
