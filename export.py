@@ -52,10 +52,6 @@ measured 4.0 ms against 0.62 ms with the convolutions alone quantised (2 threads
 with 1-D pools, 0.33 ms."""
 
 
-class ExportCheckError(RuntimeError):
-    """An export that disagrees with its model; nothing was written."""
-
-
 class _MaxPool1dAs2d(nn.Module):
     """`nn.MaxPool1d` as a 2-D pool over a height of 1: the same numbers.
 

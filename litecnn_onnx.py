@@ -111,10 +111,6 @@ class OnnxClassifier:
         self.stream_window_s = float(metadata.get("stream_window_s", self.window_s))
         self.input_names = [item.name for item in self.session.get_inputs()]
 
-    @property
-    def window(self) -> int:
-        return int(round(self.window_s * SAMPLING_RATE))
-
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """(B, T) float32 waveforms of equal length (already normalised) -> (B, num_labels) logits."""
         feed = {"input_values": np.ascontiguousarray(batch, dtype=np.float32)}

@@ -39,6 +39,16 @@ class AudioDecodeError(ValueError):
         self.reason = reason
 
 
+DECODE_ERRORS = (sf.LibsndfileError, RuntimeError, TypeError, ValueError)
+"""What soundfile raises for a file it cannot open or decode."""
+
+
+def decode_error(name: str, error: Exception) -> AudioDecodeError:
+    """soundfile's error as an `AudioDecodeError` naming the file, with libsndfile's reason."""
+    detail = getattr(error, "error_string", None) or str(error).rsplit(": ", 1)[-1]
+    return AudioDecodeError(name, f"cannot decode audio ({detail})")
+
+
 def _source_name(source: AudioSource) -> str:
     if isinstance(source, dict):
         return str(source.get("path") or "<audio bytes>")
@@ -55,9 +65,8 @@ def read_audio(source: AudioSource) -> tuple[np.ndarray, int]:
     handle = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         samples, rate = sf.read(handle, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        detail = getattr(error, "error_string", None) or str(error).rsplit(": ", 1)[-1]
-        raise AudioDecodeError(name, f"cannot decode audio ({detail})") from None
+    except DECODE_ERRORS as error:
+        raise decode_error(name, error) from None
     return samples, rate
 
 
@@ -116,9 +125,8 @@ def stream_audio(path: str | os.PathLike, block_s: float = 1.0):
     name = os.fspath(path)
     try:
         handle = sf.SoundFile(name)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        detail = getattr(error, "error_string", None) or str(error).rsplit(": ", 1)[-1]
-        raise AudioDecodeError(name, f"cannot decode audio ({detail})") from None
+    except DECODE_ERRORS as error:
+        raise decode_error(name, error) from None
     with handle:
         rate = handle.samplerate
         resampler = None if rate == SAMPLING_RATE else soxr.ResampleStream(rate, SAMPLING_RATE, 1, "float32", "HQ")

@@ -92,7 +92,7 @@ def test_export_refuses_an_onnx_model_that_disagrees(
     assert not output.exists()  # nothing written
 
 
-def test_export_explains_bad_input(distilled_student, tmp_path, capsys):
+def test_export_explains_bad_input(tmp_path, capsys):
     assert export.main([str(tmp_path / "missing"), str(tmp_path / "out"), "--data_dir", str(tmp_path)]) == 2
     assert "cannot load the model" in capsys.readouterr().err
     with pytest.raises(ExportError, match="no such file"):
