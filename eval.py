@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.corpora import CORPORA, prepare_corpus
-from data.cremad import EMOTIONS, CremaDError, label_counts, split_cremad
+from data.cremad import CremaDError, split_cremad
+from data.sources import KINDS, load_sources
 from data.views import View
 from speaker_adaptation import centre_log_probabilities
 from training_utils import TRAINING_DATA_KEY, metrics_from_logits, save_confusion_matrix
@@ -65,26 +65,38 @@ def load_scorer(model_id: str, batch_size: int):
     return score, labels, record, f"first {window:g} s of each clip" if window else "whole clips"
 
 
-def select_subset(corpus, subset: str, record: dict, model_id: str):
+def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: str):
     if subset == "all":
         return corpus
     if not record.get("split"):
         raise SystemExit(f"error: --subset validation: {model_id} does not record the split it was trained on")
-    if "corpus" in corpus.column_names:
-        raise SystemExit(f"error: --subset validation: {model_id} was validated on CREMA-D, not on this corpus")
+    same_data = record.get("data_dir") == str(Path(data_dir.partition("=")[2] or data_dir).resolve())
+    if "corpus" in corpus.column_names and not same_data:  # CREMA-D may have moved; other data must be the same
+        raise SystemExit(
+            f"error: --subset validation: {model_id} was validated on {record.get('data_dir')}, not on {data_dir}"
+        )
     splits = split_cremad(corpus, record["split"], record["test_size"], record["seed"])
     return splits["validation"]
 
 
-def report(logits: np.ndarray, labels: np.ndarray) -> dict:
-    return {"num_clips": int(len(labels)), **metrics_from_logits(logits, labels)}
+def report(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
+    return {"num_clips": int(len(labels)), **metrics_from_logits(logits, labels, names)}
+
+
+def to_model_labels(dataset, names: list[str], model_id: str) -> np.ndarray:
+    """The clips' labels as the model's class indices (the data may hold fewer of the model's labels, not others)."""
+    data_names = dataset.features["label"].names
+    unknown = [name for name in data_names if name not in names]
+    if unknown:
+        raise SystemExit(f"error: {model_id} predicts {names}; the data's labels {unknown} are not among them")
+    return np.array([names.index(name) for name in data_names])[np.asarray(dataset["label"], dtype=int)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="a student or teacher folder, or a hub repo id")
     parser.add_argument("data_dir", help="a folder of CREMA-D, RAVDESS, SAVEE or TESS clips, as distributed")
-    parser.add_argument("--corpus", choices=CORPORA, help="the folder's corpus (default: found from its file names)")
+    parser.add_argument("--corpus", choices=KINDS, help="what the folder is (default: found from its content)")
     parser.add_argument("--subset", choices=SUBSETS, default="all", help="every clip, or the model's validation clips")
     parser.add_argument("--speaker_adaptation", action="store_true", help="also score with per-speaker centring")
     parser.add_argument("--output_dir", help="write eval_results.json and the confusion matrix (JSON, PNG) here")
@@ -94,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        corpus, preparation = prepare_corpus(args.data_dir, args.corpus, args.dataset_cache_dir)
+        spec = f"{args.corpus}={args.data_dir}" if args.corpus else args.data_dir
+        corpus, reports = load_sources([spec], args.dataset_cache_dir)
+        preparation = reports[spec]
     except (FileNotFoundError, CremaDError) as error:
         print(f"error: {args.data_dir}: {error}", file=sys.stderr)
         return 2
@@ -103,12 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         print(f"error: cannot load the model {args.model!r}: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
-    if names != list(EMOTIONS):
-        print(f"error: {args.model} predicts {names}, CREMA-D's labels are {list(EMOTIONS)}", file=sys.stderr)
-        return 2
-    dataset = select_subset(corpus, args.subset, record, args.model)
+    dataset = select_subset(corpus, args.subset, record, args.model, args.data_dir)
+    labels = to_model_labels(dataset, names, args.model)
     logits = score(dataset)
-    labels = np.asarray(dataset["label"])
 
     results = {
         "model": args.model,
@@ -116,13 +127,15 @@ def main(argv: list[str] | None = None) -> int:
         "subset": args.subset,
         "heard": heard,
         "corpus": dataset[0]["corpus"] if "corpus" in dataset.column_names else "cremad",
-        "class_balance": label_counts(dataset),
+        "class_balance": {name: int(np.sum(labels == index)) for index, name in enumerate(names)},
         "skipped": [{"file": name, "reason": reason} for name, reason in preparation.skipped],
-        "metrics": report(logits, labels),
+        "metrics": report(logits, labels, names),
     }
     if args.speaker_adaptation:
+        if None in list(dataset["actor_id"]):
+            raise SystemExit(f"error: --speaker_adaptation: {args.data_dir} does not say who speaks each clip")
         adapted = centre_log_probabilities(logits, dataset["actor_id"])
-        results["speaker_adapted"] = report(adapted, labels)
+        results["speaker_adapted"] = report(adapted, labels, names)
         results["speaker_adaptation"] = "log-probabilities centred per actor (file name), unlabelled clips"
     if args.output_dir:
         output = Path(args.output_dir)

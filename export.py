@@ -237,12 +237,13 @@ def export_metadata(model, feature_extractor, model_id: str) -> dict[str, str]:
     }
 
 
-def load_clips(data_dir: str, record: dict, window_s: float, calibration_clips: int, cache_dir: str | None):
+def load_clips(data_dir: list[str], record: dict, window_s: float, calibration_clips: int, cache_dir: str | None):
     """(validation clips, their labels, calibration windows), 16 kHz float32: validation clips as the model was
     evaluated, calibration windows of `CALIBRATION_WINDOW_S` at a random offset in random training clips."""
-    from data.cremad import prepare_cremad, split_cremad
+    from data.cremad import split_cremad
+    from data.sources import load_sources
 
-    corpus, _ = prepare_cremad(data_dir, cache_dir)
+    corpus, _ = load_sources(data_dir, cache_dir)
     if not record.get("split"):
         raise SystemExit("error: the model does not record the split it was trained on (`training_data`)")
     splits = split_cremad(corpus, record["split"], record["test_size"], record["seed"])
@@ -287,7 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", help="a saved LiteCNN student folder or a hub repo id")
     parser.add_argument("output_dir", help="where model.onnx (and model_int8.onnx) and export_report.json go")
     parser.add_argument(
-        "--data_dir", required=True, help="the CREMA-D folder the model was trained on (checks, calibration)"
+        "--data_dir",
+        required=True,
+        nargs="+",
+        help="the folder(s) the model was trained on, as given to training (checks, calibration)",
     )
     parser.add_argument("--int8", action="store_true", help="also write a statically quantised int8 model")
     parser.add_argument("--calibration_clips", type=int, default=300, help="training clips that calibrate int8")
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             args.data_dir, record, window_s, args.calibration_clips, args.dataset_cache_dir
         )
     except (FileNotFoundError, ValueError) as error:
-        print(f"error: --data_dir {args.data_dir}: {error}", file=sys.stderr)
+        print(f"error: --data_dir {' '.join(args.data_dir)}: {error}", file=sys.stderr)
         return 2
 
     report = {"command": command, "model": args.model, "window_s": window_s, "validation_clips": len(validation)}

@@ -32,7 +32,6 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from data.cremad import EMOTIONS
 from data.functionals import cached_functionals, file_digest
 from data.views import View
 from speaker_adaptation import normalize_by_speaker
@@ -61,7 +60,7 @@ def build_classifier(name: str, C: float, seed: int) -> Pipeline:
     return make_pipeline(StandardScaler(), model)
 
 
-def log_probabilities(pipeline: Pipeline, features: np.ndarray, num_labels: int = len(EMOTIONS)) -> np.ndarray:
+def log_probabilities(pipeline: Pipeline, features: np.ndarray, num_labels: int) -> np.ndarray:
     """`(clips, num_labels)` log-probabilities; a class the fit never saw (a fold without it) gets the floor."""
     probabilities = np.full((len(features), num_labels), PROBABILITY_FLOOR)
     probabilities[:, pipeline.classes_] = pipeline.predict_proba(features)
@@ -95,8 +94,11 @@ class FeatureTeacher:
     def logits(self, dataset: datasets.Dataset, view: View | None = None) -> np.ndarray:
         """`(len(dataset), num_labels)` log-probabilities of the clips (of `view` of each, if given)."""
         features = cached_functionals(dataset, self.config["feature_set"], view)
-        speakers = dataset["actor_id"] if self.speaker_normalization else None
-        return log_probabilities(self.pipeline, self.prepare(features, speakers))
+        return self.logits_of(features, dataset["actor_id"] if self.speaker_normalization else None)
+
+    def logits_of(self, features: np.ndarray, speakers=None) -> np.ndarray:
+        """Log-probabilities of already extracted functionals (`speakers`: each row's, when normalised per speaker)."""
+        return log_probabilities(self.pipeline, self.prepare(features, speakers), len(self.labels))
 
     def out_of_fold_logits(self, ids: list[str]) -> np.ndarray:
         """The stored out-of-fold logits of these training clips; a clear error when a clip has none."""

@@ -46,15 +46,68 @@ def _how_trained(distillation: dict | None) -> str:
     )
 
 
+CORPORA = {  # corpus name -> (what it is, speakers in the whole corpus)
+    "cremad": ("CREMA-D (Cao et al., 2014): acted English sentences", 91),
+    "ravdess": ("RAVDESS (Livingstone and Russo, 2018): acted North American English statements", 24),
+    "savee": ("SAVEE (Jackson and Haq, 2014): acted British English sentences, male speakers", 4),
+    "tess": ("TESS (Dupuis and Pichora-Fuller, 2010): 'Say the word ...' carrier phrases, female speakers", 2),
+}
+
+
+def _sources(data: dict) -> list[dict]:
+    """The recorded sources (corpus, clips, speakers); older models record one corpus and its actor count."""
+    if data.get("sources"):
+        return data["sources"]
+    return [{"corpus": data.get("corpus") or "cremad", "clips": None, "speakers": data.get("actors")}]
+
+
 def _data_source(data: dict) -> str:
-    """What the model was trained on, as recorded: the synthetic test corpus, or CREMA-D (how many of its actors)."""
-    actors = f"{data['actors']} actors" if data.get("actors") else "its actors"
-    if data.get("corpus") == "synthetic":
+    """What the model was trained on, as recorded: each corpus (or your own data) with its clips and speakers."""
+    parts = []
+    for source in _sources(data):
+        speakers = f"{source['speakers']} speakers" if source.get("speakers") else "no speaker recorded"
+        clips = f"{source['clips']} clips, " if source.get("clips") else ""
+        if source["corpus"] == "synthetic":
+            parts.append(
+                f"**a synthetic CREMA-D-shaped corpus** (`data/synthetic.py`: buzzy harmonic voices, not speech; "
+                f"{clips}{speakers}). This model exists to test the pipeline: its numbers say nothing about speech"
+            )
+        elif source["corpus"] in CORPORA:
+            described, total = CORPORA[source["corpus"]]
+            parts.append(f"{described} ({clips}{speakers} of the corpus's {total})")
+        else:
+            parts.append(f"`{source['corpus']}`, the user's own labelled clips ({clips}{speakers})")
+    return "Trained on " + "; ".join(parts) + "."
+
+
+def _corpus_title(data: dict) -> str:
+    names = [source["corpus"] for source in _sources(data)]
+    return " + ".join({"cremad": "CREMA-D"}.get(name, name.upper() if name in CORPORA else name) for name in names)
+
+
+def _folders(data: dict) -> str:
+    folders = data.get("data_dir") or "?"
+    return ", ".join(f"`{Path(folder).name}`" for folder in ([folders] if isinstance(folders, str) else folders))
+
+
+def _cremad_scale() -> str:
+    return (
+        f" For scale: the reference paper reports {PAPER['scratch']} (LiteCNN from scratch), {PAPER['distilled']} "
+        f"(distilled) and {PAPER['teacher']} (wav2vec2 teacher) validation accuracy; human listeners who hear the "
+        f"voice only agree with the acted emotion on {HUMAN_VOICE_ONLY:.1%} of CREMA-D clips (the corpus's own crowd "
+        "ratings)."
+    )
+
+
+def _limits(corpora: list[str]) -> str:
+    if all(name in CORPORA for name in corpora):
         return (
-            f"**A synthetic CREMA-D-shaped corpus** (`data/synthetic.py`: buzzy harmonic voices, not speech; "
-            f"{actors}). This model exists to test the pipeline: its numbers say nothing about speech."
+            "Trained on **acted** English emotions from a few dozen actors, in a studio: expect lower accuracy on "
+            "spontaneous speech, other languages and accents, children's voices, noisy or far-field audio."
         )
-    return f"CREMA-D (Cao et al., 2014): acted English sentences, {actors} of the corpus's 91."
+    return (
+        "Trained on the data above only: expect lower accuracy on recordings unlike it (speakers, language, channel)."
+    )
 
 
 def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArguments) -> Path:
@@ -66,7 +119,9 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     parameters = model.num_parameters()
     repo = args.hub_model_id or "org/litecnn-cremad"
     how = _how_trained(distillation)
-    synthetic = data.get("corpus") == "synthetic"
+    corpora = [source["corpus"] for source in _sources(data)]
+    synthetic = "synthetic" in corpora
+    cremad_only = corpora == ["cremad"]
     model_index = {
         "name": repo.split("/")[-1],
         "results": [
@@ -89,7 +144,7 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
         "tags": ["audio-classification", "speech-emotion-recognition", "knowledge-distillation", "litecnn"],
         "metrics": ["accuracy", "recall", "f1"],
     }
-    if not synthetic:  # a model trained on the synthetic test corpus publishes no CREMA-D result
+    if cremad_only:  # only a model validated on CREMA-D alone publishes a CREMA-D result
         metadata.update({"datasets": ["crema-d"], "model-index": [model_index]})
     rows = [_row("LiteCNN (this model)", student)]
     for member in (distillation or {}).get("members") or []:
@@ -104,9 +159,9 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
 {yaml.safe_dump(metadata, sort_keys=False).strip()}
 ---
 
-# LiteCNN for speech emotion recognition ({"synthetic test corpus, not a usable model" if synthetic else "CREMA-D"})
+# LiteCNN for speech emotion recognition ({"synthetic test corpus, not a usable model" if synthetic else _corpus_title(data)})
 
-A {parameters / 1e6:.2f}M-parameter 1-D CNN that reads raw 16 kHz audio and predicts one of {len(labels)} emotions:
+A {parameters / 1e6:.2f}M-parameter 1-D CNN that reads raw 16 kHz audio and predicts one of {len(labels)} labels:
 {", ".join(labels)}. It was {how}. It is small and fast enough for phones and edge devices: see the project's
 benchmark for its latency against wav2vec2.
 
@@ -116,14 +171,12 @@ benchmark for its latency against wav2vec2.
 |---|---|---|---|
 {chr(10).join(rows)}
 
-UAR is the unweighted average recall (balanced accuracy). For scale: the reference paper reports {PAPER["scratch"]} (LiteCNN from
-scratch), {PAPER["distilled"]} (distilled) and {PAPER["teacher"]} (wav2vec2 teacher) validation accuracy; human listeners who hear the voice
-only agree with the acted emotion on {HUMAN_VOICE_ONLY:.1%} of CREMA-D clips (the corpus's own crowd ratings).
+UAR is the unweighted average recall (balanced accuracy).{_cremad_scale() if cremad_only else ""}
 
 ## Training data
 
 {_data_source(data)} This run: {data.get("num_train", "?")} training and
-{data.get("num_validation", "?")} validation clips from `{Path(data.get("data_dir", "?")).name}`, split `{data.get("split", "?")}`
+{data.get("num_validation", "?")} validation clips from {_folders(data)}, split `{data.get("split", "?")}`
 (`stratified`: random 80/20 by emotion, actors shared; `speaker`: no actor in both splits), test size
 {data.get("test_size", "?")}, seed {data.get("seed", "?")}; validation actors {data.get("validation_actors", "?")}.
 Clips are normalised to zero mean and unit variance and cut to their first {data.get("max_duration_s", "?")} s
@@ -135,7 +188,7 @@ Clips are normalised to zero mean and unit variance and cut to their first {data
 from transformers import pipeline
 
 classifier = pipeline("audio-classification", model="{repo}", trust_remote_code=True, top_k=None)
-classifier(waveform_16khz_float_array)  # all six labels: [{{"label": "anger", "score": 0.71}}, ...]
+classifier(waveform_16khz_float_array)  # all {len(labels)} labels: [{{"label": "{labels[0]}", "score": 0.71}}, ...]
 ```
 
 ```python
@@ -153,9 +206,8 @@ embedding. The pipeline expects 16 kHz mono audio; resample other rates first (t
 ## Intended use and limits
 
 - Research and prototyping of on-device emotion recognition from speech.
-- Trained on **acted** English emotions from a few dozen North American actors, in a studio: expect lower accuracy
-  on spontaneous speech, other languages and accents, children's voices, noisy or far-field audio.
-- Six categorical emotions only; it cannot say "none of these".
+- {_limits(corpora)}
+- {len(labels)} categories only ({", ".join(labels)}); it cannot say "none of these".
 - **Not for clinical, hiring, policing, surveillance or any decision about a person.** Emotion recognition from
   voice is unreliable across individuals and cultures.
 

@@ -24,11 +24,11 @@ from sklearn.model_selection import GroupKFold
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
-from data.cremad import EMOTIONS
 from data.functionals import FEATURE_SETS, cached_functionals
 from feature_teacher import CLASSIFIERS, OOF_LOGITS, TEACHER_TYPE, FeatureTeacher, build_classifier, log_probabilities
 from training_utils import (
     DataArguments,
+    label_names,
     load_splits,
     metrics_from_logits,
     parse_args,
@@ -77,11 +77,12 @@ def out_of_fold_logits(teacher: FeatureTeacher, features: np.ndarray, labels, ac
     actors = np.asarray(actors)
     if len(np.unique(actors)) < folds:
         raise SystemExit(f"error: --oof_folds {folds}: only {len(np.unique(actors))} training actors")
-    logits = np.zeros((len(features), len(EMOTIONS)), dtype=np.float32)
+    num_labels = len(teacher.labels)
+    logits = np.zeros((len(features), num_labels), dtype=np.float32)
     for fit_rows, held_rows in tqdm(list(GroupKFold(n_splits=folds).split(features, groups=actors)), desc="folds"):
         fold = build_classifier(teacher.config["classifier"], teacher.config["C"], seed)
         fold.fit(features[fit_rows], np.asarray(labels)[fit_rows])
-        logits[held_rows] = log_probabilities(fold, features[held_rows])
+        logits[held_rows] = log_probabilities(fold, features[held_rows], num_labels)
     return logits
 
 
@@ -93,13 +94,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     splits, _ = load_splits(data_args, args.seed)
     train, validation = splits["train"], splits["validation"]
+    labels = label_names(splits)
+    if args.speaker_normalization and None in list(train["actor_id"]) + list(validation["actor_id"]):
+        raise SystemExit(
+            "error: --speaker_normalization needs the speaker of every clip: add a `speaker` column to the data"
+        )
     config = {
         "teacher_type": TEACHER_TYPE,
         "feature_set": args.feature_set,
         "classifier": args.classifier,
         "C": args.C,
         "speaker_normalization": args.speaker_normalization,
-        "labels": list(EMOTIONS),
+        "labels": labels,
         "training_data": training_data_record(data_args, splits, args.seed) | {"max_duration_s": None},
     }
     teacher = FeatureTeacher(config, build_classifier(args.classifier, args.C, args.seed))
@@ -117,13 +123,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         np.savez(output / OOF_LOGITS, ids=np.array(train["id"]), logits=logits, folds=args.oof_folds)
 
-    logits = log_probabilities(teacher.pipeline, teacher.prepare(features["validation"], validation["actor_id"]))
-    labels = np.asarray(validation["label"])
-    metrics = {f"eval_{k}": v for k, v in metrics_from_logits(logits, labels).items()}
+    logits = teacher.logits_of(features["validation"], validation["actor_id"])
+    truth = np.asarray(validation["label"])
+    metrics = {f"eval_{k}": v for k, v in metrics_from_logits(logits, truth, labels).items()}
     metrics |= {"eval_samples": len(validation), "feature_seconds": extracted - started}
     metrics["train_runtime"] = time.time() - started
     (output / "eval_results.json").write_text(json.dumps(metrics, indent=1))
-    save_confusion_matrix(labels, logits.argmax(-1), list(EMOTIONS), output)
+    save_confusion_matrix(truth, logits.argmax(-1), labels, output)
     logger.info(
         "validation accuracy %.3f, UAR %.3f (%d clips%s); teacher in %s",
         metrics["eval_accuracy"],

@@ -23,7 +23,6 @@ from transformers import HfArgumentParser, Wav2Vec2FeatureExtractor, set_seed
 
 from configuration_litecnn import LiteCNNConfig
 from data.audio import SAMPLING_RATE
-from data.cremad import EMOTIONS
 from data.views import View, view_grid
 from distillation import DistillationTrainer, DistillationTrainingArguments
 from model_card import write_model_card
@@ -41,6 +40,7 @@ from training_utils import (
     TRAINING_DATA_KEY,
     DataArguments,
     build_trainer,
+    label_names,
     load_splits,
     metrics_from_logits,
     parse_args,
@@ -151,7 +151,7 @@ def teacher_targets(model_args, data_args, training_args, splits, data_record: d
     window = model_args.teacher_max_duration_s
     teachers = [open_teacher(folder, window, model_args.teacher_batch_size) for folder in model_args.teacher]
     for folder, teacher in zip(model_args.teacher, teachers):
-        check_teacher(teacher, folder, list(EMOTIONS), data_record)
+        check_teacher(teacher, folder, label_names(splits), data_record)
     for teacher in teachers:  # a model teacher without a recorded window hears what the student hears
         if isinstance(teacher, ModelTeacher) and teacher.window_s is None:
             teacher.window_s = data_args.max_duration_s
@@ -199,7 +199,7 @@ def teacher_targets(model_args, data_args, training_args, splits, data_record: d
 def ensemble_metrics(teachers: list, validation) -> dict:
     """The ensemble's own validation accuracy, UAR and macro-F1 (each member's validation logits are cached too)."""
     logits = [cached_logits(teacher, validation, [View()])[0][0] for teacher in teachers]
-    metrics = metrics_from_logits(ensemble_logits(logits), np.asarray(validation["label"]))
+    metrics = metrics_from_logits(ensemble_logits(logits), np.asarray(validation["label"]))  # headline numbers only
     return {key: metrics[key] for key in ("accuracy", "uar", "macro_f1")}
 
 
@@ -224,9 +224,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if training_args.push_to_hub:
         check_hub_access(training_args.hub_model_id)
 
-    labels = list(EMOTIONS)
     with training_args.main_process_first(desc="preparing the dataset"):
         splits, _ = load_splits(data_args, training_args.seed)
+    labels = label_names(splits)
     data_record = training_data_record(data_args, splits, training_args.seed)
     model = build_student(model_args, labels)
     feature_extractor = student_feature_extractor()

@@ -31,13 +31,13 @@ from transformers import (
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes: a LiteCNN can be a teacher too)
 from data.audio import SAMPLING_RATE
-from data.cremad import EMOTIONS
 from training_utils import (
     TRAINING_DATA_KEY,
     DataArguments,
     MeanLossTrainer,
     PaperTrainingArguments,
     build_trainer,
+    label_names,
     load_splits,
     parse_args,
     set_transforms,
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     set_seed(training_args.seed)
 
     splits, _ = load_splits(data_args, training_args.seed)
-    labels = list(EMOTIONS)
+    labels = label_names(splits)
     model, feature_extractor = build_teacher(model_args, labels)
     setattr(model.config, TRAINING_DATA_KEY, training_data_record(data_args, splits, training_args.seed))
     train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed)

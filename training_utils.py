@@ -23,15 +23,8 @@ from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision
 from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainerCallback, TrainingArguments
 
 from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
-from data.cremad import (
-    EMOTIONS,
-    SPLITS,
-    CremaDError,
-    PreparationReport,
-    corpus_name,
-    prepare_cremad,
-    split_cremad,
-)
+from data.cremad import SPLITS, CremaDError, PreparationReport, split_cremad
+from data.sources import describe_sources, load_sources
 from data.views import View, apply_view, change_speed
 
 logger = logging.getLogger(__name__)
@@ -45,9 +38,14 @@ TRAINING_DATA_KEY = "training_data"
 
 @dataclass
 class DataArguments:
-    data_dir: str | None = field(
+    data_dir: list[str] | None = field(
         default=None,
-        metadata={"help": "Folder of CREMA-D clips: the official AudioWAV/ (or AudioFLAC/, or a synthetic corpus)."},
+        metadata={
+            "help": "Folder(s) of clips: CREMA-D's AudioWAV/ (or AudioFLAC/, or a synthetic corpus), RAVDESS, SAVEE "
+            "or TESS as distributed, an AudioFolder (one folder per label), or a CSV manifest (path,label[,speaker]). "
+            "Several: trained on the mix. KIND=PATH says what a source is (cremad ravdess savee tess audiofolder "
+            "manifest); see data/sources.py."
+        },
     )
     split: str = field(
         default="stratified",
@@ -212,34 +210,45 @@ def setup_logging(training_args: TrainingArguments) -> None:
     datasets.utils.logging.set_verbosity(level)
 
 
-def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDict, PreparationReport]:
+def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDict, dict[str, PreparationReport]]:
     """The train/validation splits, with one clear error (naming the flag) for any folder or split that cannot work."""
     seed = data_args.seed_of_split(seed)
     if not data_args.data_dir:
         raise SystemExit("error: --data_dir is required (the folder of CREMA-D clips, e.g. CREMA-D/AudioWAV)")
+    given = " ".join(data_args.data_dir)
     try:
-        corpus, report = prepare_cremad(data_args.data_dir, data_args.dataset_cache_dir)
+        corpus, reports = load_sources(data_args.data_dir, data_args.dataset_cache_dir)
         splits = split_cremad(corpus, data_args.split, data_args.test_size, seed)
     except (FileNotFoundError, CremaDError, ValueError) as error:
-        raise SystemExit(f"error: --data_dir {data_args.data_dir}: {error}") from None
+        raise SystemExit(f"error: --data_dir {given}: {error}") from None
     for name, limit in (("train", data_args.max_train_samples), ("validation", data_args.max_eval_samples)):
         if limit is not None:  # a seeded random subset, not the first clips (those are one actor's)
             splits[name] = splits[name].shuffle(seed=seed).select(range(min(limit, len(splits[name]))))
     for name, part in splits.items():
         if len(part) == 0:
-            raise SystemExit(f"error: the {name} split of {data_args.data_dir} is empty (--split {data_args.split})")
-    log = logger.warning if report.skipped else logger.info
-    log("%s: %s", data_args.data_dir, report.summary())
+            raise SystemExit(f"error: the {name} split of {given} is empty (--split {data_args.split})")
+    for source, report in reports.items():
+        (logger.warning if report.skipped else logger.info)("%s: %s", source, report.summary())
     logger.info("split %r (seed %d): %d train, %d validation clips", data_args.split, seed, *map(len, splits.values()))
-    return splits, report
+    return splits, reports
+
+
+def label_names(splits: datasets.DatasetDict) -> list[str]:
+    """The data's label set, in its order (CREMA-D's six emotions, or your own labels)."""
+    return list(splits["train"].features["label"].names)
 
 
 def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict, seed: int) -> dict[str, Any]:
     """What a saved model records about its data, so a student can check it learns from the same split."""
+    sources = describe_sources(list(splits.values()), data_args.data_dir)
+    folders = [str(Path(spec.partition("=")[2] or spec).resolve()) for spec in data_args.data_dir]
+    actors = (set(splits["train"]["actor_id"]) | set(splits["validation"]["actor_id"])) - {None}
     return {
-        "data_dir": str(Path(data_args.data_dir).resolve()),
-        "corpus": corpus_name(data_args.data_dir),
-        "actors": len(set(splits["train"]["actor_id"]) | set(splits["validation"]["actor_id"])),
+        "data_dir": folders[0] if len(folders) == 1 else folders,
+        "corpus": "+".join(source["corpus"] for source in sources),
+        "sources": sources,
+        "labels": label_names(splits),
+        "actors": len(actors),
         "split": data_args.split,
         "test_size": data_args.test_size,
         "seed": data_args.seed_of_split(seed),
@@ -251,7 +260,7 @@ def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict,
         "noise_snr_db": data_args.noise_snr_db,
         "num_train": len(splits["train"]),
         "num_validation": len(splits["validation"]),
-        "validation_actors": sorted(set(splits["validation"]["actor_id"])),
+        "validation_actors": sorted(set(splits["validation"]["actor_id"]) - {None}),
     }
 
 
@@ -381,14 +390,21 @@ def set_transforms(
     return train_transform
 
 
-def compute_metrics(eval_pred) -> dict[str, float]:
-    """The Trainer's metrics: `metrics_from_logits` of its predictions."""
-    logits = eval_pred.predictions
-    return metrics_from_logits(logits[0] if isinstance(logits, tuple) else logits, eval_pred.label_ids)
+class LabelledMetrics:
+    """The Trainer's `compute_metrics`: `metrics_from_logits` of its predictions, per-class recall by label name."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+
+    def __call__(self, eval_pred) -> dict[str, float]:
+        logits = eval_pred.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        return metrics_from_logits(logits, eval_pred.label_ids, self.names)
 
 
-def metrics_from_logits(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Accuracy, unweighted average recall (UAR), macro precision/recall/F1 and per-class recall, by scikit-learn."""
+def metrics_from_logits(logits: np.ndarray, labels: np.ndarray, names: list[str] | None = None) -> dict[str, float]:
+    """Accuracy, unweighted average recall (UAR), macro precision/recall/F1 and per-class recall (`recall_<name>`,
+    `names` in label order; the class index without them), by scikit-learn."""
     predictions = np.argmax(logits, axis=-1)
     classes = list(range(logits.shape[-1]))
     precision, recall, f1, _ = precision_recall_fscore_support(
@@ -402,7 +418,7 @@ def metrics_from_logits(logits: np.ndarray, labels: np.ndarray) -> dict[str, flo
         "macro_recall": float(recall),
         "macro_f1": float(f1),
     }
-    names = EMOTIONS if len(classes) == len(EMOTIONS) else [str(c) for c in classes]
+    names = names or [str(c) for c in classes]
     metrics.update({f"recall_{name}": float(value) for name, value in zip(names, per_class)})
     return metrics
 
@@ -437,7 +453,7 @@ def build_trainer(
         eval_dataset=splits["validation"],
         data_collator=AudioCollator(feature_extractor),
         processing_class=feature_extractor,
-        compute_metrics=compute_metrics,
+        compute_metrics=LabelledMetrics(label_names(splits)),
         callbacks=[EpochCallback(train_transform), *early_stopping_callbacks(training_args)],
     )
 

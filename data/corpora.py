@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import datasets
@@ -56,9 +57,9 @@ class CorpusError(CremaDError):
 class Clip:
     """What a file name says: speaker, the corpus's emotion word, and the label (None for a left-out emotion)."""
 
-    speaker: str
-    actor_id: int
-    sex: str
+    speaker: str | None
+    actor_id: int | None
+    sex: str | None
     corpus_emotion: str
     label: str | None
 
@@ -178,11 +179,15 @@ def detect_corpus(folder: str | Path) -> str:
 @dataclass
 class CorpusConfig(datasets.BuilderConfig):
     corpus: str = ""
+    labels: tuple[str, ...] = EMOTIONS
     fingerprint: str = ""
 
 
-class Corpus(datasets.ArrowBasedBuilder):
-    """One corpus as one `train` table with CREMA-D's columns and `corpus`, `speaker`, `corpus_emotion`."""
+class ClipTable(datasets.ArrowBasedBuilder):
+    """One `train` table of labelled clips: CREMA-D's columns (`id audio label actor_id sex duration_s`) plus
+    `corpus`, `speaker`, `corpus_emotion`. Subclasses say which clips (`_clips`); each is decoded once, and every
+    clip that cannot be used (a name that is not the corpus's, a left-out emotion, a missing or undecodable file) is
+    reported with the reason."""
 
     BUILDER_CONFIG_CLASS = CorpusConfig
     VERSION = datasets.Version("1.0.0")
@@ -190,12 +195,12 @@ class Corpus(datasets.ArrowBasedBuilder):
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
-            description=f"{self.config.corpus} (audio only), labelled in the six CREMA-D emotions.",
+            description=f"{self.config.corpus} (audio only), labelled {', '.join(self.config.labels)}.",
             features=datasets.Features(
                 {
                     "id": datasets.Value("string"),
                     "audio": datasets.Audio(sampling_rate=SAMPLING_RATE, decode=False),
-                    "label": datasets.ClassLabel(names=list(EMOTIONS)),
+                    "label": datasets.ClassLabel(names=list(self.config.labels)),
                     "actor_id": datasets.Value("int32"),
                     "sex": datasets.Value("string"),
                     "duration_s": datasets.Value("float32"),
@@ -209,24 +214,29 @@ class Corpus(datasets.ArrowBasedBuilder):
     def _split_generators(self, dl_manager):
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN)]
 
+    def _clips(self) -> Iterator[tuple[Path, str, Callable[[], Clip]]]:
+        """(file, its name as reported, what it is: a call that gives its `Clip` or raises `CremaDError`)."""
+        raise NotImplementedError
+
     def _generate_tables(self):
         self.report = PreparationReport()
-        folder, parse, rows = Path(self.config.data_dir), PARSERS[self.config.corpus], []
-        for path in find_audio(folder):
-            name = str(path.relative_to(folder))
+        labels, rows = list(self.config.labels), []
+        for path, name, clip_of in self._clips():
             try:
-                clip = parse(path)
+                clip = clip_of()
                 if clip.label is None:
                     raise CorpusError(f"{name}: left out: emotion {clip.corpus_emotion!r} is not one of the six")
+                if not path.is_file():
+                    raise CorpusError(f"{name}: no such file")
                 row = {
-                    "id": f"{self.config.corpus}/{path.relative_to(folder).with_suffix('')}",
+                    "id": f"{self.config.corpus}/{Path(name).with_suffix('').as_posix()}",
                     **_decode_for_cache(path),
                 }
             except (CremaDError, AudioDecodeError) as error:
                 self.report.skipped.append((name, str(error).split(": ", 1)[-1]))
                 continue
             row.update(
-                label=EMOTIONS.index(clip.label),
+                label=labels.index(clip.label),
                 actor_id=clip.actor_id,
                 sex=clip.sex,
                 corpus=self.config.corpus,
@@ -240,6 +250,15 @@ class Corpus(datasets.ArrowBasedBuilder):
                 rows = []
         if rows:
             yield self.report.used, pa.Table.from_pylist(rows, schema=self.info.features.arrow_schema)
+
+
+class Corpus(ClipTable):
+    """RAVDESS, SAVEE or TESS, labelled in the six CREMA-D emotions from the file names."""
+
+    def _clips(self):
+        folder, parse = Path(self.config.data_dir), PARSERS[self.config.corpus]
+        for path in find_audio(folder):
+            yield path, str(path.relative_to(folder)), partial(parse, path)
 
 
 def _code_version() -> str:

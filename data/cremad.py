@@ -309,8 +309,14 @@ def split_cremad(
 
 def speaker_split_actors(corpus: datasets.Dataset, test_size: float, seed: int) -> set[int]:
     """The validation actors of the `speaker` split: `test_size` of each sex (or of all, without demographics)."""
+    actors = list(corpus["actor_id"])
+    if None in actors:
+        raise CremaDError(
+            f"the speaker split needs the speaker of every clip, and {actors.count(None)} of {len(actors)} clips have "
+            "none: add a `speaker` column (AudioFolder metadata.csv or the manifest), or use --split stratified"
+        )
     sexes = corpus["sex"] if "sex" in corpus.column_names else [None] * len(corpus)
-    actor_sex = dict(zip(corpus["actor_id"], sexes))
+    actor_sex = dict(zip(actors, sexes))
     if len(actor_sex) < 2:
         raise CremaDError(f"the speaker split needs at least 2 actors, the corpus has {len(actor_sex)}")
     rng = np.random.default_rng(seed)

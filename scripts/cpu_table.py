@@ -22,6 +22,7 @@ TEACHERS = {  # run -> (what it is, whether it uses a speaker's other clips)
     "t_egemaps_svm_spk": ("eGeMAPS (88) + RBF SVM, per-speaker normalisation", True),
     "t_compare_mlp": ("ComParE 2016 (6,373) + MLP", False),
     "t_compare_mlp_spk": ("ComParE 2016 (6,373) + MLP, per-speaker normalisation", True),
+    "t_compare_svm": ("ComParE 2016 (6,373) + RBF SVM", False),
     "t_compare_svm_spk": ("ComParE 2016 (6,373) + RBF SVM, per-speaker normalisation", True),
 }
 STUDENTS = {
@@ -46,16 +47,19 @@ def _mean_std(values: list[float]) -> str:
 
 
 def teacher_table() -> list[str]:
+    """One row per teacher: `results/NAME` (seed 42) and `results/NAME_seedN` (other fitting seeds, same split)."""
     lines = [
-        "| teacher | uses a speaker's other clips | accuracy | UAR | macro-F1 | wall time |",
-        "|---|---|---:|---:|---:|---:|",
+        "| teacher | uses a speaker's other clips | seeds | accuracy | UAR | macro-F1 | wall time (seed 42) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, (what, speaker) in TEACHERS.items():
-        metrics, run = _load(RESULTS / name / "eval_results.json"), _load(RESULTS / name / "run.json")
-        if metrics:
+        folders = [RESULTS / name, *sorted(RESULTS.glob(f"{name}_seed*"))]
+        runs = [metrics for metrics in (_load(f / "eval_results.json") for f in folders) if metrics]
+        if runs:
+            cells = [_mean_std([m[f"eval_{key}"] for m in runs]) for key in ("accuracy", "uar", "macro_f1")]
+            wall = _load(RESULTS / name / "run.json").get("wall_time_s", 0)
             lines.append(
-                f"| {what} | {'yes' if speaker else 'no'} | {metrics['eval_accuracy']:.3f} | {metrics['eval_uar']:.3f} | "
-                f"{metrics['eval_macro_f1']:.3f} | {run.get('wall_time_s', 0):.0f} s |"
+                f"| {what} | {'yes' if speaker else 'no'} | {len(runs)} | {' | '.join(cells)} | {wall:.0f} s |"
             )
     return lines
 

@@ -18,6 +18,11 @@ from training_utils import metrics_from_logits  # noqa: E402
 ENSEMBLES = {
     "per-speaker normalised: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp_spk", "t_egemaps_svm_spk"),
     "no speaker statistics: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp", "t_egemaps_svm"),
+    "no speaker statistics: ComParE+SVM, ComParE+MLP, eGeMAPS+SVM": (
+        "t_compare_svm",
+        "t_compare_mlp",
+        "t_egemaps_svm",
+    ),
 }
 
 
@@ -27,6 +32,9 @@ def main() -> None:
     validation = split_cremad(corpus, "speaker", 0.2, 42)["validation"]
     labels = np.asarray(validation["label"])
     for name, members in ENSEMBLES.items():
+        if not all(Path(f"runs/{member}").is_dir() for member in members):
+            print(f"{name}: not all of {', '.join(members)} are in runs/ (scripts/cpu_distillation.sh trains them)")
+            continue
         logits = ensemble_logits([open_teacher(f"runs/{member}").logits(validation) for member in members])
         metrics = metrics_from_logits(logits, labels)
         print(

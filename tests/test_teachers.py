@@ -74,7 +74,7 @@ def test_out_of_fold_logits_never_come_from_a_fit_that_saw_the_clip():
     rng = np.random.default_rng(0)
     clips, actors = 240, np.repeat(np.arange(12), 20)
     features, labels = np.eye(clips, dtype=np.float32), rng.integers(0, 6, clips)
-    teacher = FeatureTeacher({"classifier": "logreg", "C": 100.0}, None)
+    teacher = FeatureTeacher({"classifier": "logreg", "C": 100.0, "labels": [str(k) for k in range(6)]}, None)
     in_sample = make_pipeline(LogisticRegression(C=100.0, max_iter=3000)).fit(features, labels).predict(features)
     assert np.mean(in_sample == labels) > 0.95  # memorised: what leaked logits would look like
     oof = train_feature_teacher.out_of_fold_logits(teacher, features, labels, actors, folds=4, seed=0)

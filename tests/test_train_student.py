@@ -66,7 +66,7 @@ def test_export_is_hub_ready(distilled_student, tiny_teacher):
     assert "Not for clinical" in card and "trust_remote_code=True" in card
     # trained on the synthetic corpus: the card says so and publishes no CREMA-D result
     assert config["training_data"]["corpus"] == "synthetic" and config["training_data"]["actors"] == 12
-    assert "synthetic CREMA-D-shaped corpus" in card and "12 actors" in card
+    assert "synthetic CREMA-D-shaped corpus" in card and "288 clips, 12 speakers" in card
     assert "model-index" not in card and "crema-d" not in card.split("---")[1] and "91 actors" not in card
 
 

@@ -81,7 +81,7 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(corpus_dir,
 def test_missing_data_dir_is_one_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit, match="--data_dir is required"):
         train_teacher.main(["--config_name", str(TINY_WAV2VEC2), "--output_dir", str(tmp_path)])
-    with pytest.raises(SystemExit, match=r"--data_dir .*nowhere: CREMA-D folder not found"):
+    with pytest.raises(SystemExit, match=r"--data_dir .*nowhere: .*nowhere: no such folder or file"):
         train_teacher.main(
             [
                 "--config_name",
