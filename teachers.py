@@ -92,7 +92,11 @@ class ModelTeacher:
 
 
 class FunctionalsTeacher(FeatureTeacher):
-    """A classical teacher (see `feature_teacher.py`) in the provider interface; it hears the whole (sped) clip."""
+    """A classical teacher (see `feature_teacher.py`) in the provider interface. It hears the whole (sped) clip, or,
+    given `window_s` (`--teacher_max_duration_s`), the window of each view: then a view's offset changes its logits
+    too, and view-consistent distillation gives the student the teacher's logits for the very window it hears."""
+
+    window_s: float | None = None
 
     @property
     def training_data(self) -> dict | None:
@@ -103,12 +107,14 @@ class FunctionalsTeacher(FeatureTeacher):
             "teacher": str(self.folder),
             "teacher_model_type": f"{self.config['feature_set']} + {self.config['classifier']}",
             "teacher_parameters": None,
-            "teacher_max_duration_s": None,
+            "teacher_max_duration_s": self.window_s,
             "uses_speaker_statistics": self.speaker_normalization,
         }
 
     def teacher_view(self, view: View) -> View:
-        return View(view.speed, 0.0, None)  # functionals summarise the whole clip: only the speed changes them
+        if self.window_s is None:  # functionals summarise the whole clip: only the speed changes them
+            return View(view.speed, 0.0, None)
+        return View(view.speed, view.offset_s, self.window_s)
 
 
 @torch.no_grad()
@@ -132,9 +138,11 @@ def open_teacher(folder: str, window_s: float | None = None, batch_size: int = 3
     path = Path(folder)
     if is_feature_teacher(path):
         try:
-            return FunctionalsTeacher.from_pretrained(path)
+            teacher = FunctionalsTeacher.from_pretrained(path)
         except (OSError, ValueError) as error:
             raise SystemExit(f"error: --teacher {folder}: {error}") from None
+        teacher.window_s = window_s
+        return teacher
     if not (path / "config.json").is_file():
         raise SystemExit(
             f"error: --teacher {folder}: not a model folder (no config.json) nor a classical teacher "

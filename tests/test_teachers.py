@@ -17,6 +17,7 @@ import train_feature_teacher
 import train_student
 from data.audio import load_audio
 from data.cremad import prepare_cremad, split_cremad
+from data.functionals import cached_functionals
 from data.views import View, apply_view
 from feature_teacher import OOF_LOGITS, FeatureTeacher
 from speaker_adaptation import centre_log_probabilities, normalize_by_speaker
@@ -153,6 +154,22 @@ def test_view_cache_holds_each_views_own_logits(feature_teachers, corpus_dir, da
     assert not np.allclose(logits[0], logits[1])  # the views really differ
     again, _, _ = teachers.cached_logits(teacher, train, views[::-1])
     np.testing.assert_allclose(again[0], logits[1])  # another order is another cache entry, in its own order
+
+
+def test_functionals_teacher_with_a_window_hears_each_views_window(feature_teachers, corpus_dir, dataset_cache):
+    """--teacher_max_duration_s: a classical teacher's logits for a view are those of the view's window, not the clip."""
+    teacher = teachers.open_teacher(str(feature_teachers["mlp"][0]), window_s=0.5)
+    train = _speaker_splits(corpus_dir, dataset_cache)["train"].select(range(24))
+    views = [View(1.0, 0.0, None), View(1.0, 0.5, None), View(1.1, 0.5, None)]
+    logits, _, _ = teachers.cached_logits(teacher, train, views)
+    for index, view in enumerate(views):
+        window = View(view.speed, view.offset_s, 0.5)
+        expected = teacher.logits_of(cached_functionals(train, "eGeMAPSv02", window))
+        np.testing.assert_allclose(logits[index], expected, rtol=1e-5)
+    assert not np.allclose(logits[0], logits[1]) and not np.allclose(logits[1], logits[2])
+    whole = teachers.open_teacher(str(feature_teachers["mlp"][0])).logits(train, View())
+    assert not np.allclose(logits[0], whole)  # the first 0.5 s is not the whole clip
+    assert teacher.describe()["teacher_max_duration_s"] == 0.5
 
 
 def test_student_gets_the_view_that_matches_its_teacher_logits(corpus_dir, dataset_cache):
