@@ -34,7 +34,13 @@ def _how_trained(distillation: dict | None) -> str:
     for member in members:
         size = f", {member['teacher_parameters']:,} parameters" if member.get("teacher_parameters") else ""
         window = member.get("teacher_max_duration_s")
-        hears = f"hearing the first {window} s of each clip" if window else "hearing whole clips"
+        hears = "hearing whole clips"
+        if window:
+            hears = (
+                f"hearing the {window} s window of each view"
+                if distillation.get("views")
+                else f"hearing the first {window} s of each clip"
+            )
         speaker = ", with features standardised per speaker" if member.get("uses_speaker_statistics") else ""
         described.append(f"the {member['teacher_model_type']} teacher ({hears}{size}{speaker})")
     teachers = described[0] if len(described) == 1 else "an ensemble (mean probability) of " + "; ".join(described)

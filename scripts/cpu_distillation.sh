@@ -53,7 +53,21 @@ for seed in 1 2; do
     runs/t_egemaps_svm --teacher_logits out_of_fold --seed "$seed" &
   wait
 done
-# view-consistent distillation (3 speeds x 4 offsets, the teacher's logits for each view), and the strongest teacher
+# View-consistent distillation at 2 s: the teacher's logits for each of 6 views (3 speeds x 2 window offsets), the
+# classical teachers hearing the student's own 2 s window (--teacher_max_duration_s); views need in-sample logits, so
+# its fixed-cache counterpart is the same ensemble's in-sample logits (the teacher hears the whole clip).
+run s_long_distilled_plainensemble_views_seed42 train_student.py "${LONG[@]}" --teacher runs/t_compare_mlp runs/t_egemaps_svm \
+  --view_speeds 0.9 1.0 1.1 --view_offsets_s 0 0.5 --teacher_max_duration_s 2.0 --seed 42 &
+run s_long_distilled_plainensemble_insample_seed42 train_student.py "${LONG[@]}" --teacher runs/t_compare_mlp \
+  runs/t_egemaps_svm --seed 42 &
+wait
+# The MLP teachers' other fitting seeds on the same split (the SVMs are deterministic)
+for seed in 1 2; do
+  teacher "t_compare_mlp_seed$seed" --feature_set ComParE_2016 --classifier mlp --C 100 --split_seed 42 --seed "$seed"
+  teacher "t_compare_mlp_spk_seed$seed" --feature_set ComParE_2016 --classifier mlp --C 100 --split_seed 42 \
+    --seed "$seed" --speaker_normalization true
+done
+# view-consistent distillation at 1 s (3 speeds x 4 offsets, whole-clip teacher), and the strongest teacher
 teacher t_compare_svm_spk --feature_set ComParE_2016 --classifier svm --speaker_normalization true
 run s_distilled_views_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 \
   --view_speeds 0.9 1.0 1.1 --view_offsets_s 0 0.5 1.0 1.5

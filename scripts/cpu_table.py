@@ -22,7 +22,6 @@ TEACHERS = {  # run -> (what it is, whether it uses a speaker's other clips)
     "t_egemaps_svm_spk": ("eGeMAPS (88) + RBF SVM, per-speaker normalisation", True),
     "t_compare_mlp": ("ComParE 2016 (6,373) + MLP", False),
     "t_compare_mlp_spk": ("ComParE 2016 (6,373) + MLP, per-speaker normalisation", True),
-    "t_compare_svm": ("ComParE 2016 (6,373) + RBF SVM", False),
     "t_compare_svm_spk": ("ComParE 2016 (6,373) + RBF SVM, per-speaker normalisation", True),
 }
 STUDENTS = {
@@ -33,6 +32,8 @@ STUDENTS = {
     "s_distilled_views": "LiteCNN distilled, in-sample logits for 12 cached views (3 speeds x 4 offsets)",
     "s_long_scratch": "LiteCNN from scratch, 2 s training windows",
     "s_long_distilled_plainensemble_oof": "LiteCNN distilled from ComParE+MLP & eGeMAPS+SVM (no speaker statistics), out-of-fold, 2 s training windows",
+    "s_long_distilled_plainensemble_insample": "the same, in-sample logits (fixed cache: the teacher hears the whole clip), 2 s",
+    "s_long_distilled_plainensemble_views": "the same, in-sample logits for 6 cached views (3 speeds x 2 offsets; the teacher hears the student's 2 s window), 2 s",
 }
 
 

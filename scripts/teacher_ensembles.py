@@ -18,11 +18,6 @@ from training_utils import metrics_from_logits  # noqa: E402
 ENSEMBLES = {
     "per-speaker normalised: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp_spk", "t_egemaps_svm_spk"),
     "no speaker statistics: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp", "t_egemaps_svm"),
-    "no speaker statistics: ComParE+SVM, ComParE+MLP, eGeMAPS+SVM": (
-        "t_compare_svm",
-        "t_compare_mlp",
-        "t_egemaps_svm",
-    ),
 }
 
 
