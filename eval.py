@@ -70,7 +70,7 @@ def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: st
         return corpus
     if not record.get("split"):
         raise SystemExit(f"error: --subset validation: {model_id} does not record the split it was trained on")
-    same_data = record.get("data_dir") == str(Path(data_dir.partition("=")[2] or data_dir).resolve())
+    same_data = record.get("data_dir") == str(Path(data_dir).resolve())
     if "corpus" in corpus.column_names and not same_data:  # CREMA-D may have moved; other data must be the same
         raise SystemExit(
             f"error: --subset validation: {model_id} was validated on {record.get('data_dir')}, not on {data_dir}"

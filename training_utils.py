@@ -24,7 +24,7 @@ from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer,
 
 from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
 from data.cremad import SPLITS, CremaDError, PreparationReport, split_cremad
-from data.sources import describe_sources, load_sources
+from data.sources import Source, describe_sources, load_sources
 from data.views import View, apply_view, change_speed
 
 logger = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ def label_names(splits: datasets.DatasetDict) -> list[str]:
 def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict, seed: int) -> dict[str, Any]:
     """What a saved model records about its data, so a student can check it learns from the same split."""
     sources = describe_sources(list(splits.values()), data_args.data_dir)
-    folders = [str(Path(spec.partition("=")[2] or spec).resolve()) for spec in data_args.data_dir]
+    folders = [str(Source.parse(spec).path.resolve()) for spec in data_args.data_dir]
     actors = (set(splits["train"]["actor_id"]) | set(splits["validation"]["actor_id"])) - {None}
     return {
         "data_dir": folders[0] if len(folders) == 1 else folders,

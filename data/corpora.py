@@ -23,7 +23,6 @@ when not). The layouts, as distributed:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -41,6 +40,7 @@ from data.cremad import (
     PreparationReport,
     _decode_for_cache,
     _fingerprint,
+    code_version,
     load_prepared,
 )
 
@@ -261,13 +261,6 @@ class Corpus(ClipTable):
             yield path, str(path.relative_to(folder)), partial(parse, path)
 
 
-def _code_version() -> str:
-    digest = hashlib.sha256()
-    for name in ("corpora.py", "cremad.py", "audio.py"):
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def prepare_corpus(
     data_dir: str | Path, corpus: str | None = None, cache_dir: str | None = None
 ) -> tuple[datasets.Dataset, PreparationReport]:
@@ -285,6 +278,6 @@ def prepare_corpus(
         data_dir=str(folder),
         corpus=corpus,
         fingerprint=_fingerprint(find_audio(folder), []),
-        hash=_code_version(),
+        hash=code_version("corpora.py", "cremad.py", "audio.py"),
     )
     return load_prepared(builder, folder)

@@ -245,7 +245,7 @@ def prepare_cremad(data_dir: str | Path, cache_dir: str | None = None) -> tuple[
         demographics_csv=str(demographics or ""),
         votes_csv=str(votes or ""),
         fingerprint=_fingerprint(clips, [demographics, votes]),
-        hash=_code_version(),
+        hash=code_version("cremad.py", "audio.py"),
     )
     return load_prepared(builder, folder)
 
@@ -267,10 +267,11 @@ def load_prepared(builder: datasets.ArrowBasedBuilder, folder: Path) -> tuple[da
     return dataset, report
 
 
-def _code_version() -> str:
-    """The cache is also keyed by the code that fills it: this file and the decode path."""
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update((Path(__file__).parent / "audio.py").read_bytes())
+def code_version(*modules: str) -> str:
+    """A cache is also keyed by the code that fills it: these files of `data/`, in this order."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -44,7 +44,7 @@ from data.corpora import (
     find_audio,
     prepare_corpus,
 )
-from data.cremad import EMOTIONS, _fingerprint, load_prepared
+from data.cremad import EMOTIONS, _fingerprint, code_version, corpus_name, load_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -225,24 +225,13 @@ def prepare_labelled(source: Path, kind: str, cache_dir: str | None = None):
         kind=kind,
         labels=tuple(labels),
         fingerprint=_fingerprint(files, [csv_file if csv_file.is_file() else None]),
-        hash=_code_version(),
+        hash=code_version("sources.py", "corpora.py", "cremad.py", "audio.py"),
     )
     return load_prepared(builder, source)
 
 
-def _code_version() -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name in ("sources.py", "corpora.py", "cremad.py", "audio.py"):
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def prepare_source(source: Source, cache_dir: str | None = None):
     """(table, report, kind, corpus name) of one source."""
-    from data.cremad import corpus_name
-
     kind = source.resolve_kind()
     path = source.path.resolve()
     if kind in CUSTOM_KINDS:
@@ -296,8 +285,6 @@ def _to_mix(dataset: datasets.Dataset, name: str, labels: list[str]) -> datasets
 def describe_sources(parts: list[datasets.Dataset], specs: list[str]) -> list[dict]:
     """What a model records about its data: each corpus (in order of appearance) with its clip and speaker counts."""
     if "corpus" not in parts[0].column_names:  # one corpus as it is: CREMA-D or the synthetic corpus
-        from data.cremad import corpus_name
-
         actors = set().union(*(part["actor_id"] for part in parts))
         return [{"corpus": corpus_name(specs[0]), "clips": sum(map(len, parts)), "speakers": len(actors)}]
     names = np.concatenate([np.asarray(part["corpus"], dtype=object) for part in parts])
