@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
 from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
 from data.cremad import SPLITS, CremaDError, PreparationReport, split_cremad
@@ -159,6 +160,12 @@ class PaperTrainingArguments(TrainingArguments):
     )
     greater_is_better: bool | None = field(default=False, metadata={"help": "Whether a larger metric is better."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept: the best and the last."})
+    length_column_name: str = field(
+        default="duration_s",
+        metadata={
+            "help": "Column of clip lengths for --train_sampling_strategy group_by_length (whole-clip batches)."
+        },
+    )
     seed: int = field(
         default=42, metadata={"help": "Random seed (paper: 42); also the split's seed unless --split_seed is given."}
     )
@@ -434,6 +441,38 @@ class MeanLossTrainer(Trainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
+
+    def _get_train_sampler(self, train_dataset=None):
+        """`--train_sampling_strategy group_by_length` with each clip's length read from the table (`duration_s`):
+        the stock sampler cannot read a column through the decoding transform. Batches of similar lengths make
+        whole-clip training (`--max_duration_s 6`) pad little."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if not self._groups_by_length(dataset):
+            return super()._get_train_sampler(train_dataset)
+        batch_size = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return LengthGroupedSampler(batch_size, lengths=self._table_lengths(dataset))
+
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluation batches grouped the same way, in the stock sampler's seeded order."""
+        if not self._groups_by_length(eval_dataset):
+            return super()._get_eval_sampler(eval_dataset)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        generator = torch.Generator().manual_seed(seed)
+        return LengthGroupedSampler(
+            self.args.eval_batch_size, lengths=self._table_lengths(eval_dataset), generator=generator
+        )
+
+    def _groups_by_length(self, dataset) -> bool:
+        return self.args.train_sampling_strategy == "group_by_length" and isinstance(dataset, datasets.Dataset)
+
+    def _table_lengths(self, dataset: datasets.Dataset) -> list[float]:
+        column = self.args.length_column_name
+        if column not in dataset.column_names:
+            raise ValueError(
+                f"--train_sampling_strategy group_by_length: the table has no column {column!r} "
+                f"(--length_column_name); it has {dataset.column_names}"
+            )
+        return list(dataset.with_format(None)[column])
 
 
 def build_trainer(
