@@ -3,7 +3,8 @@
     python scripts/cpu_table.py                 # prints Markdown
 
 Students are grouped by run name without the seed (`s_scratch_seed1` -> `s_scratch`): mean and sample standard
-deviation over the seeds present. `results/<run>/speaker_adapted.json` (written by `scripts/speaker_adaptation.sh`
+deviation over the seeds present. "Last epoch" comes from `results/<run>/trainer_state.json` (copied by
+`scripts/run_step.sh` since this column exists; n/a for older runs). `results/<run>/speaker_adapted.json` (written by `scripts/speaker_adaptation.sh`
 with `eval.py --speaker_adaptation`) adds the speaker-adapted column.
 """
 
@@ -34,6 +35,9 @@ STUDENTS = {
     "s_long_distilled_plainensemble_oof": "LiteCNN distilled from ComParE+MLP & eGeMAPS+SVM (no speaker statistics), out-of-fold, 2 s training windows",
     "s_long_distilled_plainensemble_insample": "the same, in-sample logits (fixed cache: the teacher hears the whole clip), 2 s",
     "s_long_distilled_plainensemble_views": "the same, in-sample logits for 6 cached views (3 speeds x 2 offsets; the teacher hears the student's 2 s window), 2 s",
+    "s_long_distilled_a01_oof": "the same ensemble, out-of-fold, alpha 0.1 (90% of the loss on the teacher), 2 s",
+    "s_whole_scratch": "LiteCNN from scratch, whole clips (length-grouped batches)",
+    "s_whole_distilled_plainensemble_oof": "the same ensemble, out-of-fold, whole clips (length-grouped batches)",
 }
 
 
@@ -72,8 +76,9 @@ def student_table() -> list[str]:
         if metrics:
             groups[re.sub(r"_seed\d+$", "", folder.name)].append((folder, metrics))
     lines = [
-        "| student (same recipe) | seeds | accuracy | UAR | macro-F1 | accuracy, speaker-adapted | wall time per run |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| student (same recipe) | seeds | accuracy | UAR | macro-F1 | accuracy, speaker-adapted "
+        "| accuracy, last epoch | wall time per run |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for group, what in STUDENTS.items():
         runs = groups.get(group, [])
@@ -82,12 +87,23 @@ def student_table() -> list[str]:
         column = {key: [m[f"eval_{key}"] for _, m in runs] for key in ("accuracy", "uar", "macro_f1")}
         adapted = [_load(f / "speaker_adapted.json").get("speaker_adapted", {}).get("accuracy") for f, _ in runs]
         adapted = [a for a in adapted if a is not None]
+        last = [_last_epoch_accuracy(f) for f, _ in runs]
+        last = [a for a in last if a is not None]
         minutes = statistics.mean(_load(f / "run.json").get("wall_time_s", 0) for f, _ in runs) / 60
         lines.append(
             f"| {what} | {len(runs)} | {_mean_std(column['accuracy'])} | {_mean_std(column['uar'])} | "
-            f"{_mean_std(column['macro_f1'])} | {_mean_std(adapted) if adapted else 'n/a'} | {minutes:.0f} min |"
+            f"{_mean_std(column['macro_f1'])} | {_mean_std(adapted) if adapted else 'n/a'} | "
+            f"{_mean_std(last) if len(last) == len(runs) else 'n/a'} | {minutes:.0f} min |"
         )
     return lines
+
+
+def _last_epoch_accuracy(folder: Path) -> float | None:
+    """The last epoch's validation accuracy (`trainer_state.json`): the model without choosing a checkpoint on the
+    validation actors, where the reported one is the checkpoint of lowest validation loss (the paper's protocol)."""
+    history = _load(folder / "trainer_state.json").get("log_history", [])
+    evaluations = [entry["eval_accuracy"] for entry in history if "eval_accuracy" in entry]
+    return evaluations[-1] if evaluations else None
 
 
 def main() -> None:

@@ -9,5 +9,6 @@ run() {
   local start=$SECONDS
   $PY "$script" "${COMMON[@]}" --output_dir "runs/$name" "$@" > "runs/$name.log" 2>&1
   cp "runs/$name/all_results.json" "runs/$name/confusion_matrix.json" "runs/$name/confusion_matrix.png" "results/$name/"
+  cp "runs/$name/trainer_state.json" "results/$name/"  # every epoch's validation metrics
   printf '{"command": "%s", "wall_time_s": %d}\n' "$command" $((SECONDS - start)) > "results/$name/run.json"
 }
