@@ -71,3 +71,12 @@ done
 teacher t_compare_svm_spk --feature_set ComParE_2016 --classifier svm --speaker_normalization true
 run s_distilled_views_seed42 train_student.py --teacher runs/t_compare_mlp_spk --seed 42 \
   --view_speeds 0.9 1.0 1.1 --view_offsets_s 0 0.5 1.0 1.5
+# More of the loss on the teacher: alpha 0.1 (the label term keeps 10%), the same ensemble, out-of-fold, 2 s
+PLAIN=(--teacher runs/t_compare_mlp runs/t_egemaps_svm --teacher_logits out_of_fold)
+for seed in 42 1; do
+  run "s_long_distilled_a01_oof_seed$seed" train_student.py "${LONG[@]}" "${PLAIN[@]}" --alpha 0.1 --seed "$seed" &
+done
+wait
+# Whole clips (CREMA-D's are at most 5 s) in length-grouped batches: the student hears what the teachers heard
+WHOLE=(--max_duration_s 6.0 --train_sampling_strategy group_by_length)
+run s_whole_distilled_plainensemble_oof_seed42 train_student.py "${WHOLE[@]}" "${PLAIN[@]}" --seed 42
