@@ -96,6 +96,20 @@ def _folders(data: dict) -> str:
     return ", ".join(f"`{Path(folder).name}`" for folder in ([folders] if isinstance(folders, str) else folders))
 
 
+def _windows(data: dict) -> str:
+    """What the model heard in training (window, crop, speeds, noise) and in evaluation, as recorded."""
+    window, evaluation = data.get("max_duration_s"), data.get("eval_max_duration_s") or data.get("max_duration_s")
+    if window is None:
+        return "Window not recorded."
+    where = "a random" if data.get("train_crop") == "random" else "the first"
+    heard = f"Training: {where} {window} s window of each clip (a shorter clip whole)"
+    if data.get("speed_perturbation"):
+        heard += ", speed factor drawn from " + "/".join(f"{speed:g}" for speed in data["speed_perturbation"])
+    if data.get("noise_snr_db"):
+        heard += ", white noise at {:g}-{:g} dB SNR".format(*data["noise_snr_db"])
+    return f"{heard}. Evaluation: the first {evaluation} s of each clip."
+
+
 def _cremad_scale() -> str:
     return (
         f" For scale: the reference paper reports {PAPER['scratch']} (LiteCNN from scratch), {PAPER['distilled']} "
@@ -185,8 +199,8 @@ UAR is the unweighted average recall (balanced accuracy).{_cremad_scale() if cre
 {data.get("num_validation", "?")} validation clips from {_folders(data)}, split `{data.get("split", "?")}`
 (`stratified`: random 80/20 by emotion, actors shared; `speaker`: no actor in both splits), test size
 {data.get("test_size", "?")}, seed {data.get("seed", "?")}; validation actors {data.get("validation_actors", "?")}.
-Clips are normalised to zero mean and unit variance and cut to their first {data.get("max_duration_s", "?")} s
-(`preprocessor_config.json` holds the preprocessing; `config.json` holds all of the above under `training_data`).
+Clips are normalised to zero mean and unit variance. {_windows(data)} (`preprocessor_config.json` holds the
+preprocessing; `config.json` holds all of the above under `training_data`).
 
 ## Usage
 

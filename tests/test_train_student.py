@@ -239,6 +239,12 @@ def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_c
     resumed = interrupted_then_resumed(train_student.main, common, tmp_path / "killed", monkeypatch, steps_per_epoch)
     assert resumed["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], abs=1e-6)
     assert resumed["eval_accuracy"] == uninterrupted["eval_accuracy"]
+    window = "6.0" if batches else "1.0"  # the model card says what the model heard
+    card = (tmp_path / "full" / "README.md").read_text()
+    assert (
+        f"Training: a random {window} s window of each clip (a shorter clip whole), speed factor drawn from 0.9/1.1, "
+        f"white noise at 10-30 dB SNR. Evaluation: the first {window} s of each clip." in card
+    )
 
 
 class _Built(Exception):
