@@ -77,6 +77,9 @@ for seed in 42 1; do
   run "s_long_distilled_a01_oof_seed$seed" train_student.py "${LONG[@]}" "${PLAIN[@]}" --alpha 0.1 --seed "$seed" &
 done
 wait
-# Whole clips (CREMA-D's are at most 5 s) in length-grouped batches: the student hears what the teachers heard
+# Whole clips (CREMA-D's are at most 5 s) in length-grouped batches: the student hears what the teachers heard;
+# beside it, alpha 0.1's third seed
 WHOLE=(--max_duration_s 6.0 --train_sampling_strategy group_by_length)
-run s_whole_distilled_plainensemble_oof_seed42 train_student.py "${WHOLE[@]}" "${PLAIN[@]}" --seed 42
+run s_whole_distilled_plainensemble_oof_seed42 train_student.py "${WHOLE[@]}" "${PLAIN[@]}" --seed 42 &
+run s_long_distilled_a01_oof_seed2 train_student.py "${LONG[@]}" "${PLAIN[@]}" --alpha 0.1 --seed 2 &
+wait
