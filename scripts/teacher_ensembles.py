@@ -18,6 +18,12 @@ from training_utils import metrics_from_logits  # noqa: E402
 ENSEMBLES = {
     "per-speaker normalised: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp_spk", "t_egemaps_svm_spk"),
     "no speaker statistics: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp", "t_egemaps_svm"),
+    "no speaker statistics: ComParE+MLP (fitting seeds 42, 1, 2), eGeMAPS+SVM": (
+        "t_compare_mlp",
+        "t_compare_mlp_seed1",
+        "t_compare_mlp_seed2",
+        "t_egemaps_svm",
+    ),
 }
 
 
