@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import datasets
@@ -96,11 +97,18 @@ def clips_digest(dataset: datasets.Dataset) -> str:
 
 
 def save_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
-    """Writes an `.npz` cache so that an interrupted run never leaves a half-written file behind."""
+    """Writes an `.npz` cache so that an interrupted run never leaves a half-written file behind, and two runs
+    filling the same cache at once (two trainings on one machine) each write their own partial file: one shared
+    partial name let the first rename pull the file from under the second (`FileNotFoundError`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp.npz")
-    np.savez(partial, **arrays)
-    partial.replace(path)
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f"{path.stem}.", suffix=".tmp.npz")
+    os.close(descriptor)
+    partial = Path(name)
+    try:
+        np.savez(partial, **arrays)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def file_digest(paths: list[Path], digest=None):

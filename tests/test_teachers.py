@@ -291,3 +291,23 @@ def test_other_training_seed_on_the_teachers_split(feature_teachers, corpus_dir,
     )
     record = json.loads((tmp_path / "ok" / "config.json").read_text())["training_data"]
     assert (record["seed"], record["training_seed"]) == (42, 1)
+
+
+def test_two_writers_of_one_functionals_cache_both_succeed(tmp_path, monkeypatch):
+    """Two trainings filling the same cache at once: the second finishes while the first is still writing."""
+    from data import functionals
+
+    target = tmp_path / "cache" / "ComParE_2016-abc.npz"
+    real_savez = np.savez
+    calls = []
+
+    def savez_with_a_second_writer(file, **arrays):
+        real_savez(file, **arrays)
+        if not calls:  # the first writer's partial file exists: the second writer does all of its work now
+            calls.append(file)
+            functionals.save_npz_atomically(target, features=np.ones(2))
+
+    monkeypatch.setattr(functionals.np, "savez", savez_with_a_second_writer)
+    functionals.save_npz_atomically(target, features=np.zeros(2))
+    assert np.load(target)["features"].tolist() == [0.0, 0.0]  # the last one to finish wins, whole
+    assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial file left behind
