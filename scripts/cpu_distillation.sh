@@ -83,3 +83,10 @@ WHOLE=(--max_duration_s 6.0 --train_sampling_strategy group_by_length)
 run s_whole_distilled_plainensemble_oof_seed42 train_student.py "${WHOLE[@]}" "${PLAIN[@]}" --seed 42 &
 run s_long_distilled_a01_oof_seed2 train_student.py "${LONG[@]}" "${PLAIN[@]}" --alpha 0.1 --seed 2 &
 wait
+# The ComParE MLP's other fitting seeds with out-of-fold logits, for a 4-member ensemble without speaker statistics
+# (ComParE MLP x 3 seeds + eGeMAPS SVM: 0.605 on the validation actors, python scripts/teacher_ensembles.py).
+# Not yet distilled: the next runs are this ensemble's students at 2 s and on whole clips, with from-scratch twins.
+for seed in 1 2; do
+  teacher "t_compare_mlp_oof_seed$seed" --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 \
+    --split_seed 42 --seed "$seed"
+done
