@@ -90,3 +90,6 @@ for seed in 1 2; do
   teacher "t_compare_mlp_oof_seed$seed" --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 \
     --split_seed 42 --seed "$seed"
 done
+# The first of them: the 4-member ensemble's student at 2 s, seed 42, alone on the machine with 2 threads
+OMP_NUM_THREADS=2 run s_long_distilled_ens4_oof_seed42 train_student.py "${LONG[@]}" --teacher runs/t_compare_mlp \
+  runs/t_compare_mlp_oof_seed1 runs/t_compare_mlp_oof_seed2 runs/t_egemaps_svm --teacher_logits out_of_fold --seed 42

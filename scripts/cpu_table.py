@@ -36,6 +36,7 @@ STUDENTS = {
     "s_long_distilled_plainensemble_insample": "the same, in-sample logits (fixed cache: the teacher hears the whole clip), 2 s",
     "s_long_distilled_plainensemble_views": "the same, in-sample logits for 6 cached views (3 speeds x 2 offsets; the teacher hears the student's 2 s window), 2 s",
     "s_long_distilled_a01_oof": "the same ensemble, out-of-fold, alpha 0.1 (90% of the loss on the teacher), 2 s",
+    "s_long_distilled_ens4_oof": "distilled from ComParE+MLP x 3 seeds & eGeMAPS+SVM (0.605, no speaker statistics), out-of-fold, 2 s",
     "s_whole_scratch": "LiteCNN from scratch, whole clips (length-grouped batches)",
     "s_whole_distilled_plainensemble_oof": "the same ensemble, out-of-fold, whole clips (length-grouped batches)",
 }
