@@ -20,8 +20,8 @@ ENSEMBLES = {
     "no speaker statistics: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp", "t_egemaps_svm"),
     "no speaker statistics: ComParE+MLP (fitting seeds 42, 1, 2), eGeMAPS+SVM": (
         "t_compare_mlp",
-        "t_compare_mlp_seed1",
-        "t_compare_mlp_seed2",
+        "t_compare_mlp_oof_seed1",
+        "t_compare_mlp_oof_seed2",
         "t_egemaps_svm",
     ),
 }
