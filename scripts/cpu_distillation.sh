@@ -85,7 +85,7 @@ run s_long_distilled_a01_oof_seed2 train_student.py "${LONG[@]}" "${PLAIN[@]}" -
 wait
 # The ComParE MLP's other fitting seeds with out-of-fold logits, for a 4-member ensemble without speaker statistics
 # (ComParE MLP x 3 seeds + eGeMAPS SVM: 0.605 on the validation actors, python scripts/teacher_ensembles.py).
-# Not yet distilled: the next runs are this ensemble's students at 2 s and on whole clips, with from-scratch twins.
+# Its students: one seed at 2 s below; still to run: more seeds, whole clips, and from-scratch twins.
 for seed in 1 2; do
   teacher "t_compare_mlp_oof_seed$seed" --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 \
     --split_seed 42 --seed "$seed"
