@@ -111,11 +111,26 @@ class LiteCNNPreTrainedModel(PreTrainedModel):
 
     @property
     def min_input_length(self) -> int:
-        """The shortest input in samples that leaves at least one frame after the last pool (the receptive field)."""
+        """The shortest input in samples that leaves at least one frame after the last pool."""
         needed = 1
         for kernel, stride in reversed(self._layer_shapes()):
             needed = (needed - 1) * stride + kernel
         return needed
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples that one output frame depends on: wider than `min_input_length` by the blocks' depthwise
+        convs. Anything longer reaches the classifier only through the global pooling."""
+        config = self.config
+        layers = [(config.stem_kernel_size, config.stem_stride)]
+        if config.stem_pool > 1:
+            layers.append((config.stem_pool, config.stem_pool))
+        for _ in config.block_channels:
+            layers += [(config.block_kernel_size, 1), (config.pool_kernel_size, config.pool_stride)]
+        span, step = 1, 1
+        for kernel, stride in layers:  # each layer widens the span by (kernel - 1) of its input steps
+            span, step = span + (kernel - 1) * step, step * stride
+        return span
 
 
 class LiteCNNModel(LiteCNNPreTrainedModel):

@@ -163,3 +163,23 @@ def test_inputs_shorter_than_the_receptive_field_are_defined(tester):
     torch.testing.assert_close(batched[1], logits[0], atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="batch, samples"):
         model(torch.randn(4000))
+
+
+@pytest.mark.parametrize("overrides", [{}, {"stem_pool": 1}, {"block_kernel_size": 5}])
+def test_receptive_field_is_the_span_an_output_frame_depends_on(tester, overrides):
+    """Measured, not recomputed: in a copy made linear (every max-pool an average pool, every BatchNorm shifted so
+    that each ReLU passes), the gradient of one interior output frame is non-zero on exactly its receptive field."""
+    model = LiteCNNModel(tester.get_config(**overrides)).eval()
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, torch.nn.MaxPool1d):
+                setattr(module, name, torch.nn.AvgPool1d(child.kernel_size, child.stride))
+            elif isinstance(child, torch.nn.BatchNorm1d):
+                torch.nn.init.constant_(child.bias, 1e4)
+    field = model.receptive_field
+    waveform = torch.randn(1, 8 * field, requires_grad=True)
+    frames = model(waveform).last_hidden_state
+    frames[0, :, frames.shape[-1] // 2].sum().backward()
+    depends_on = waveform.grad[0].nonzero().squeeze(-1)
+    assert depends_on.max() - depends_on.min() + 1 == field
+    assert field > model.min_input_length  # the depthwise convs widen it
