@@ -9,6 +9,7 @@ import tracemalloc
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import soundfile as sf
 import soxr
@@ -104,6 +105,23 @@ def test_export_explains_bad_input(tmp_path, capsys):
     export.export_onnx(tiny, tmp_path / "no_metadata.onnx", {})  # an ONNX file, but not from export.py
     with pytest.raises(ExportError, match="no LiteCNN export metadata"):
         OnnxClassifier(tmp_path / "no_metadata.onnx")
+
+
+@pytest.mark.parametrize("attention_mask", [False, True])
+def test_export_of_mean_std_pooling_agrees_with_pytorch(tmp_path, attention_mask):
+    """The non-default pooling exports too: a padded batch through ONNX gives PyTorch's logits."""
+    torch.manual_seed(0)
+    config = LiteCNNConfig(stem_channels=8, block_channels=[8, 16], classifier_hidden_size=16, pooling="mean_std")
+    model = LiteCNNForAudioClassification(config).eval()
+    export.export_onnx(model, tmp_path / "mean_std.onnx", {}, attention_mask=attention_mask)
+    batch = np.random.default_rng(0).standard_normal((2, 20_000)).astype(np.float32)
+    mask = np.ones_like(batch, dtype=np.int64)
+    mask[1, 12_000:] = 0  # the second clip is 0.75 s of the 1.25 s batch
+    feeds = {"input_values": batch, **({"attention_mask": mask} if attention_mask else {})}
+    session = onnxruntime.InferenceSession(str(tmp_path / "mean_std.onnx"))
+    with torch.no_grad():
+        expected = model(torch.from_numpy(batch), attention_mask=torch.from_numpy(mask) if attention_mask else None)
+    np.testing.assert_allclose(session.run(None, feeds)[0], expected.logits.numpy(), atol=1e-4)
 
 
 def _long_clip(corpus_dir, tmp_path) -> tuple:
