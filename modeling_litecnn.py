@@ -35,6 +35,7 @@ AUTO_MAP = {
     "AutoModel": "modeling_litecnn.LiteCNNModel",
     "AutoModelForAudioClassification": "modeling_litecnn.LiteCNNForAudioClassification",
 }
+STD_FLOOR = 1e-3  # `pooling="mean_std"`: the smallest standard deviation it reports (see `LiteCNNModel._pool`)
 
 
 class LiteCNNStem(nn.Module):
@@ -177,17 +178,20 @@ class LiteCNNModel(LiteCNNPreTrainedModel):
         return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled)
 
     def _pool(self, hidden: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        mean_std = self.config.pooling == "mean_std"
         if lengths is None:
             mean = hidden.mean(-1)
-            std = hidden.std(-1, unbiased=False) if self.config.pooling == "mean_std" else None
+            variance = hidden.var(-1, unbiased=False) if mean_std else None
         else:
             mask = _frame_mask(lengths, hidden.shape[-1])[:, None, :]  # (B, 1, F)
             count = mask.sum(-1)
             mean = (hidden * mask).sum(-1) / count
-            std = None
-            if self.config.pooling == "mean_std":
-                std = (((hidden - mean[..., None]) * mask) ** 2).sum(-1).div(count).sqrt()
-        return mean if std is None else torch.cat([mean, std], dim=-1)
+            variance = (((hidden - mean[..., None]) * mask) ** 2).sum(-1) / count if mean_std else None
+        if variance is None:
+            return mean
+        # The floor keeps the gradient finite where a channel is constant over a clip (a ReLU that never fires, a
+        # max-pool of silence): the derivative of sqrt is infinite at 0, and one such clip turns every weight to NaN.
+        return torch.cat([mean, variance.clamp(min=STD_FLOOR**2).sqrt()], dim=-1)
 
 
 def _frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:

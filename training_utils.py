@@ -22,6 +22,7 @@ import torch
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
 from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import get_last_checkpoint
 
 from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
 from data.cremad import SPLITS, CremaDError, PreparationReport, split_cremad
@@ -357,6 +358,26 @@ class EpochCallback(TrainerCallback):
         self.transform.epoch = int(math.floor(state.epoch or 0))
 
 
+class DivergenceCallback(TrainerCallback):
+    """Stops training at the first step whose update left a weight NaN or infinite, before that model is evaluated
+    or saved. transformers logs such a run's loss as a finite number (`logging_nan_inf_filter`) and trains on to
+    the end at chance; this names the step and the last checkpoint saved before it. (Mixed-precision steps whose
+    gradients overflow are skipped by the loss scaler and never change a weight, so they do not stop training.)"""
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        with torch.no_grad():  # one reduction, one device sync: any NaN or inf makes the sum non-finite
+            total = torch.stack([parameter.sum() for parameter in model.parameters()]).sum()
+        if torch.isfinite(total):
+            return
+        last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+        raise SystemExit(
+            f"error: training diverged at step {state.global_step} (epoch {state.epoch:.2f}): the model's weights "
+            f"are no longer finite (NaN or inf). "
+            + (f"The last checkpoint saved before it: {last}. " if last else "No checkpoint was saved before it. ")
+            + "Try a lower --learning_rate or --max_grad_norm."
+        )
+
+
 class AudioCollator:
     """Pads a list of normalised clips to the longest; an attention mask only for models that take one."""
 
@@ -484,7 +505,7 @@ def build_trainer(
     train_transform: AudioTransform,
 ) -> Trainer:
     """The Trainer both scripts use: train/validation splits, the audio collator, sklearn metrics, early stopping,
-    and the epoch callback that keeps random crops reproducible across a resume."""
+    the epoch callback that keeps random crops reproducible across a resume, and a stop at the first NaN weight."""
     return trainer_class(
         model=model,
         args=training_args,
@@ -493,7 +514,7 @@ def build_trainer(
         data_collator=AudioCollator(feature_extractor),
         processing_class=feature_extractor,
         compute_metrics=LabelledMetrics(label_names(splits)),
-        callbacks=[EpochCallback(train_transform), *early_stopping_callbacks(training_args)],
+        callbacks=[EpochCallback(train_transform), DivergenceCallback(), *early_stopping_callbacks(training_args)],
     )
 
 

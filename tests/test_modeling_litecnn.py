@@ -183,3 +183,21 @@ def test_receptive_field_is_the_span_an_output_frame_depends_on(tester, override
     depends_on = waveform.grad[0].nonzero().squeeze(-1)
     assert depends_on.max() - depends_on.min() + 1 == field
     assert field > model.min_input_length  # the depthwise convs widen it
+
+
+def test_mean_std_pooling_keeps_gradients_finite_when_a_channel_is_constant(tester):
+    """A channel constant over a clip (a BatchNorm scale of 0, one frame, a window of digital silence) has zero
+    variance, where sqrt's derivative is infinite: without the floor the gradient of such a clip is NaN, and one
+    NaN step turns every weight to NaN (a real 2 s run went to chance at epoch 3)."""
+    model = LiteCNNForAudioClassification(tester.get_config(pooling="mean_std")).train()
+    with torch.no_grad():  # four channels of the last block output a constant 1 whatever the input
+        model.litecnn.blocks[-1].norm.weight[:4] = 0.0
+        model.litecnn.blocks[-1].norm.bias[:4] = 1.0
+    input_values, labels = tester.prepare_inputs()
+    padded = torch.ones_like(input_values, dtype=torch.long)
+    padded[0, 2_000:] = 0
+    for attention_mask in (None, padded):  # unpadded and padded batches take different branches
+        model.zero_grad()
+        model(input_values, attention_mask=attention_mask, labels=labels).loss.backward()
+        for name, parameter in model.named_parameters():
+            assert torch.isfinite(parameter.grad).all(), (name, attention_mask is None)

@@ -184,6 +184,22 @@ def test_from_scratch_is_plain_cross_entropy(corpus_dir, dataset_cache, tmp_path
     assert metrics["eval_loss"] > 0
 
 
+def test_a_diverged_run_stops_at_the_step_and_names_the_last_good_checkpoint(corpus_dir, dataset_cache, tmp_path):
+    """At a learning rate of 1e30 the weights are NaN within a few steps. transformers alone would log a finite loss
+    and train on at chance; the run must stop there, before it saves or evaluates that model."""
+    output = tmp_path / "diverged"
+    args = ["--learning_rate", "1e30", "--max_steps", "8", "--save_strategy", "steps", "--save_steps", "1"]
+    with pytest.raises(SystemExit) as stopped:
+        train_student.main(_student_args(None, corpus_dir, dataset_cache, output, *args, "--eval_strategy", "no"))
+    message = str(stopped.value)
+    step = int(message.split("diverged at step ")[1].split()[0])
+    assert 1 < step < 8 and "no longer finite" in message
+    assert f"The last checkpoint saved before it: {output / f'checkpoint-{step - 1}'}." in message
+    assert not (output / f"checkpoint-{step}").exists()  # the NaN model was not saved
+    last = load_file(output / f"checkpoint-{step - 1}" / "model.safetensors")
+    assert all(np.isfinite(tensor.numpy()).all() for tensor in last.values())
+
+
 def test_two_processes_train_like_one(corpus_dir, dataset_cache, tmp_path):
     """The two-process CPU form from DESIGN.md: world size 2, the loss on one process's scale, one saved model."""
     output = tmp_path / "ddp"
