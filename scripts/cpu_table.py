@@ -3,9 +3,10 @@
     python scripts/cpu_table.py                 # prints Markdown
 
 Students are grouped by run name without the seed (`s_scratch_seed1` -> `s_scratch`): mean and sample standard
-deviation over the seeds present. "Last epoch" comes from `results/<run>/trainer_state.json` (copied by
-`scripts/run_step.sh` since this column exists; n/a for older runs). `results/<run>/speaker_adapted.json` (written by `scripts/speaker_adaptation.sh`
-with `eval.py --speaker_adaptation`) adds the speaker-adapted column.
+deviation over the seeds present; wall time is the mean over the runs that were not resumed from a checkpoint.
+"Last epoch" comes from `results/<run>/trainer_state.json` (copied by `scripts/run_step.sh` since this column exists;
+n/a for older runs). `results/<run>/speaker_adapted.json` (written by `scripts/speaker_adaptation.sh` with
+`eval.py --speaker_adaptation`) adds the speaker-adapted column.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ STUDENTS = {
     "s_whole_distilled_plainensemble_oof": "the same ensemble, out-of-fold, whole clips (length-grouped batches)",
     "s_long_ms_scratch": "LiteCNN with mean+std pooling (not the paper's; 1.08M parameters), from scratch, 2 s",
     "s_long_ms_distilled_ens4_oof": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s",
-    "s_long_ms_distilled_ens4_oof_e40": "the same, 40 epochs instead of 20 (no from-scratch twin yet)",
+    "s_long_ms_scratch_e40": "LiteCNN with mean+std pooling, from scratch, 2 s, 40 epochs instead of 20",
+    "s_long_ms_distilled_ens4_oof_e40": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s, 40 epochs",
 }
 
 
@@ -93,11 +95,13 @@ def student_table() -> list[str]:
         adapted = [a for a in adapted if a is not None]
         last = [_last_epoch_accuracy(f) for f, _ in runs]
         last = [a for a in last if a is not None]
-        minutes = statistics.mean(_load(f / "run.json").get("wall_time_s", 0) for f, _ in runs) / 60
+        # A run resumed from a checkpoint (its run.json says `resumed_from`) timed only its second part.
+        walls = [r["wall_time_s"] for r in (_load(f / "run.json") for f, _ in runs) if "resumed_from" not in r]
         lines.append(
             f"| {what} | {len(runs)} | {_mean_std(column['accuracy'])} | {_mean_std(column['uar'])} | "
             f"{_mean_std(column['macro_f1'])} | {_mean_std(adapted) if adapted else 'n/a'} | "
-            f"{_mean_std(last) if len(last) == len(runs) else 'n/a'} | {minutes:.0f} min |"
+            f"{_mean_std(last) if len(last) == len(runs) else 'n/a'} | "
+            f"{f'{statistics.mean(walls) / 60:.0f} min' if walls else 'n/a'} |"
         )
     return lines
 
