@@ -96,7 +96,8 @@ def student_table() -> list[str]:
         last = [_last_epoch_accuracy(f) for f, _ in runs]
         last = [a for a in last if a is not None]
         # A run resumed from a checkpoint (its run.json says `resumed_from`) timed only its second part.
-        walls = [r["wall_time_s"] for r in (_load(f / "run.json") for f, _ in runs) if "resumed_from" not in r]
+        records = [_load(f / "run.json") for f, _ in runs]
+        walls = [r["wall_time_s"] for r in records if "wall_time_s" in r and "resumed_from" not in r]
         lines.append(
             f"| {what} | {len(runs)} | {_mean_std(column['accuracy'])} | {_mean_std(column['uar'])} | "
             f"{_mean_std(column['macro_f1'])} | {_mean_std(adapted) if adapted else 'n/a'} | "
