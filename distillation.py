@@ -5,6 +5,11 @@
 The T**2 factor keeps the soft term's gradients on the same scale as the hard term's when T changes (Hinton et
 al., 2015). The teacher never runs during student training: its logits come from a cached table (`teachers.py`),
 and the trainer does not know or care what kind of teacher made them.
+
+A feature hint (`--hint_features`) adds `hint_weight * MSE(head(pooled embedding), standardised functionals)`: a
+linear head, used in training only and dropped from the saved model, maps the student's pooled embedding onto the
+clip's openSMILE functionals (what the classical teachers see), asking the embedding to carry them (FitNets'
+hints, Romero et al., 2015, with hand-crafted features as the hint).
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import logging
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from training_utils import TEACHER_LOGITS, MeanLossTrainer, PaperTrainingArguments
+from training_utils import HINT_TARGETS, TEACHER_LOGITS, MeanLossTrainer, PaperTrainingArguments
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,9 @@ class DistillationTrainingArguments(PaperTrainingArguments):
         default=0.5, metadata={"help": "Weight of the cross-entropy on true labels; 1 - alpha goes to the KL term."}
     )
     temperature: float = field(default=2.0, metadata={"help": "Softmax temperature T of the KL term (paper: 2)."})
+    hint_weight: float = field(
+        default=1.0, metadata={"help": "Weight of the feature-hint MSE (only with --hint_features)."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -51,20 +60,46 @@ class DistillationTrainingArguments(PaperTrainingArguments):
             raise ValueError(f"--alpha must be in [0, 1], got {self.alpha}")
         if self.temperature <= 0:
             raise ValueError(f"--temperature must be positive, got {self.temperature}")
+        if self.hint_weight < 0:
+            raise ValueError(f"--hint_weight must be non-negative, got {self.hint_weight}")
+
+
+HINT_HEAD = "hint_head"
+"""Attribute of the student that holds the feature-hint head while it trains (never in the saved model)."""
+
+
+def attach_hint_head(model: nn.Module, num_features: int) -> nn.Linear:
+    """A linear map from the pooled embedding to `num_features` hint targets, registered on the model so that the
+    optimizer, checkpoints and an exact resume include it; `DistillationTrainer.save_model` drops it at the end."""
+    head = nn.Linear(model.config.hidden_size, num_features)
+    setattr(model, HINT_HEAD, head)
+    return head
 
 
 class DistillationTrainer(MeanLossTrainer):
     """A `Trainer` whose loss is `distillation_loss` when the batch carries `teacher_logits`, cross-entropy otherwise
-    (evaluation batches carry none, so validation loss is the same cross-entropy with and without a teacher)."""
+    (evaluation batches carry none, so validation loss is the same cross-entropy with and without a teacher), plus
+    the feature-hint term when the batch carries `hint_targets` (training batches of a run with `--hint_features`)."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         teacher_logits = inputs.pop(TEACHER_LOGITS, None)
+        hints = inputs.pop(HINT_TARGETS, None)
         labels = inputs.pop("labels")
-        outputs = model(**inputs)
+        outputs = model(**inputs, output_hidden_states=hints is not None)
         if teacher_logits is None:
             loss = F.cross_entropy(outputs.logits, labels)
         else:
             loss = distillation_loss(
                 outputs.logits, teacher_logits.to(outputs.logits), labels, self.args.alpha, self.args.temperature
             )
+        if hints is not None:
+            head = getattr(self.accelerator.unwrap_model(model), HINT_HEAD)
+            pooled = outputs.hidden_states[-1]
+            loss = loss + self.args.hint_weight * F.mse_loss(head(pooled), hints.to(pooled))
         return (loss, outputs) if return_outputs else loss
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        """Checkpoints keep the hint head (an exact resume needs it); the final model is the plain student."""
+        if not _internal_call and hasattr(self.model, HINT_HEAD):
+            delattr(self.model, HINT_HEAD)
+        super().save_model(output_dir, _internal_call)

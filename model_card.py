@@ -139,6 +139,12 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     parameters = model.num_parameters()
     repo = args.hub_model_id or "org/litecnn-cremad"
     how = _how_trained(distillation)
+    hint = getattr(config, "feature_hint", None)
+    if hint:
+        how += (
+            f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals "
+            f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
+        )
     corpora = [source["corpus"] for source in _sources(data)]
     synthetic = "synthetic" in corpora
     cremad_only = corpora == ["cremad"]

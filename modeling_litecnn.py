@@ -218,17 +218,23 @@ class LiteCNNForAudioClassification(LiteCNNPreTrainedModel):
         input_values: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput | tuple:
-        """Logits (B, num_labels); with `labels` (B,), also the mean cross-entropy as `loss`."""
+        """Logits (B, num_labels); with `labels` (B,), also the mean cross-entropy as `loss`; with
+        `output_hidden_states`, `hidden_states` is `(pooled_embedding,)`, the (B, hidden_size) classifier input."""
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         outputs = self.litecnn(input_values, attention_mask=attention_mask, return_dict=True)
         logits = self.classifier(outputs.pooler_output)  # (B, num_labels)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        hidden_states = (outputs.pooler_output,) if output_hidden_states else None
         if not return_dict:
-            return (logits,) if loss is None else (loss, logits)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=None, attentions=None)
+            output = (logits,) if hidden_states is None else (logits, hidden_states)
+            return output if loss is None else (loss, *output)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=None)
 
 
 # Local use: `AutoModel.from_pretrained(folder)` finds LiteCNN once this module is imported.

@@ -28,7 +28,7 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClas
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes: a LiteCNN can be a teacher)
 from data.audio import SAMPLING_RATE, load_audio
-from data.functionals import cache_dir_of, clips_digest, file_digest, save_npz_atomically
+from data.functionals import cache_dir_of, cached_functionals, clips_digest, file_digest, save_npz_atomically
 from data.views import View, apply_view
 from feature_teacher import FeatureTeacher, is_feature_teacher
 from training_utils import TRAINING_DATA_KEY, AudioCollator
@@ -193,6 +193,47 @@ class TeacherTargets:
 
     def lookup(self, clip_id: str, view_index: int = 0) -> np.ndarray:
         return self.logits[view_index, self.rows[clip_id]]
+
+
+@dataclass
+class FeatureHints:
+    """Feature-hint targets: each training clip's openSMILE functionals (of the whole clip), standardised with the
+    training clips' mean and standard deviation, for the student's pooled embedding to regress (FitNets-style
+    hints, with the functionals the classical teachers see as the hint). Features only, never labels: nothing
+    here could leak a label, so every clip's own features are its target (no out-of-fold needed)."""
+
+    feature_set: str
+    ids: list[str]
+    features: np.ndarray  # (num_clips, num_features), standardised
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def __post_init__(self):
+        self.rows = {clip_id: row for row, clip_id in enumerate(self.ids)}
+
+    @property
+    def num_features(self) -> int:
+        return self.features.shape[1]
+
+    def lookup(self, clip_id: str) -> np.ndarray:
+        return self.features[self.rows[clip_id]]
+
+    @classmethod
+    def from_dataset(cls, dataset: datasets.Dataset, feature_set: str) -> FeatureHints:
+        """The standardised functionals of every clip of `dataset` (cached on disk like a teacher's). A feature
+        constant over the clips (scale 0) becomes 0 everywhere rather than a division by zero."""
+        raw = cached_functionals(dataset, feature_set).astype(np.float64)
+        mean, scale = raw.mean(0), raw.std(0)
+        scale = np.where(scale > 1e-8, scale, 1.0)
+        features = ((raw - mean) / scale).astype(np.float32)
+        return cls(feature_set, list(dataset["id"]), features, mean.astype(np.float32), scale.astype(np.float32))
+
+    def describe(self) -> dict:
+        return {
+            "feature_set": self.feature_set,
+            "num_features": self.num_features,
+            "standardised_over_clips": len(self.ids),
+        }
 
 
 def cached_logits(

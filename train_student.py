@@ -23,12 +23,14 @@ from transformers import HfArgumentParser, Wav2Vec2FeatureExtractor, set_seed
 
 from configuration_litecnn import LiteCNNConfig
 from data.audio import SAMPLING_RATE
+from data.functionals import FEATURE_SETS
 from data.views import View, view_grid
-from distillation import DistillationTrainer, DistillationTrainingArguments
+from distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
 from model_card import write_model_card
 from modeling_litecnn import LiteCNNForAudioClassification
 from teachers import (
     LOGIT_SOURCES,
+    FeatureHints,
     ModelTeacher,
     TeacherTargets,
     cached_logits,
@@ -90,6 +92,14 @@ class StudentModelArguments:
             "than the student passes on what the student's window misses."
         },
     )
+    hint_features: str | None = field(
+        default=None,
+        metadata={
+            "help": f"Feature hint: the pooled embedding also regresses each training clip's standardised openSMILE "
+            f"functionals, one of {FEATURE_SETS} (through a linear head used in training only; weight "
+            "--hint_weight). With or without --teacher."
+        },
+    )
     student_config: str | None = field(
         default=None, metadata={"help": "A LiteCNN config.json to start from (the flags below override it)."}
     )
@@ -113,6 +123,7 @@ class StudentModelArguments:
             "view_offsets_s",
             "teacher_batch_size",
             "teacher_max_duration_s",
+            "hint_features",
             "student_config",
         }
         return {name: getattr(self, name) for name in sorted(architecture) if getattr(self, name) is not None}
@@ -196,6 +207,16 @@ def teacher_targets(model_args, data_args, training_args, splits, data_record: d
     return targets, record
 
 
+def feature_hints(model_args, training_args, splits) -> FeatureHints | None:
+    """The training clips' standardised functionals when `--hint_features` asks for them (computed once, cached)."""
+    if model_args.hint_features is None:
+        return None
+    if model_args.hint_features not in FEATURE_SETS:
+        raise SystemExit(f"error: --hint_features must be one of {FEATURE_SETS}, got {model_args.hint_features!r}")
+    with training_args.main_process_first(desc="feature hints"):
+        return FeatureHints.from_dataset(splits["train"], model_args.hint_features)
+
+
 def ensemble_metrics(teachers: list, validation) -> dict:
     """The ensemble's own validation accuracy, UAR and macro-F1 (each member's validation logits are cached too)."""
     logits = [cached_logits(teacher, validation, [View()])[0][0] for teacher in teachers]
@@ -236,9 +257,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         targets, distilled_from = teacher_targets(model_args, data_args, training_args, splits, data_record)
     else:
         training_args.alpha = 1.0  # no teacher: plain cross-entropy (the paper's "Student" column)
+    hints = feature_hints(model_args, training_args, splits)
+    if hints is not None:
+        attach_hint_head(model, hints.num_features)
     setattr(model.config, TRAINING_DATA_KEY, data_record)
     model.config.distillation = distilled_from
-    train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets)
+    if hints is not None:
+        model.config.feature_hint = {**hints.describe(), "hint_weight": training_args.hint_weight}
+    train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets, hints)
     logger.info(
         "student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if targets else "from scratch"
     )

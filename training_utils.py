@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 TEACHER_LOGITS = "teacher_logits"
 """Name of the per-clip teacher logits in a training batch."""
+HINT_TARGETS = "hint_targets"
+"""Name of the per-clip feature-hint targets in a training batch (`--hint_features`)."""
 
 TRAINING_DATA_KEY = "training_data"
 """Key in a saved model's config.json that records the data it was trained on (folder, split, seed, window)."""
@@ -279,7 +281,8 @@ class AudioTransform:
     Every random choice (window, view, speed, noise) is drawn from a generator seeded by (seed, epoch, clip id),
     never from a running random state: a run resumed from a checkpoint sees exactly the crops an uninterrupted run
     sees (`EpochCallback` tells the transform the epoch). `targets` adds the teacher's logits of each clip, or of
-    the view of it that the student gets (view-consistent distillation)."""
+    the view of it that the student gets (view-consistent distillation); `hints` each clip's feature-hint targets
+    (anything with `lookup(clip_id)`, see `teachers.FeatureHints`)."""
 
     def __init__(
         self,
@@ -289,6 +292,7 @@ class AudioTransform:
         seed: int = 0,
         targets=None,
         augmentation: Augmentation | None = None,
+        hints=None,
     ):
         self.feature_extractor = feature_extractor
         self.max_samples = max_samples
@@ -296,6 +300,7 @@ class AudioTransform:
         self.seed = seed
         self.targets = targets
         self.augmentation = augmentation or Augmentation()
+        self.hints = hints
         self.epoch = 0
 
     def rng(self, clip_id: str) -> np.random.Generator:
@@ -323,6 +328,8 @@ class AudioTransform:
         output = {"input_values": list(features["input_values"]), "labels": list(batch["label"])}
         if self.targets is not None:
             output[TEACHER_LOGITS] = soft
+        if self.hints is not None:
+            output[HINT_TARGETS] = [self.hints.lookup(clip_id) for clip_id in batch["id"]]
         return output
 
 
@@ -402,16 +409,17 @@ def set_transforms(
     data_args: DataArguments,
     seed: int,
     targets=None,
+    hints=None,
 ) -> AudioTransform:
-    """Training clips get the training crop, augmentation and any teacher targets; validation clips the first
-    evaluation window. Returns the training transform (for `EpochCallback`)."""
+    """Training clips get the training crop, augmentation and any teacher targets and feature hints; validation
+    clips the first evaluation window. Returns the training transform (for `EpochCallback`)."""
     augmentation = Augmentation(
         speeds=tuple(data_args.speed_perturbation or ()),
         noise_snr_db=tuple(data_args.noise_snr_db) if data_args.noise_snr_db else None,
     )
     random_crop = data_args.train_crop == "random"
     train_transform = AudioTransform(
-        feature_extractor, data_args.max_samples, random_crop, seed, targets, augmentation
+        feature_extractor, data_args.max_samples, random_crop, seed, targets, augmentation, hints
     )
     splits["train"].set_transform(train_transform)
     splits["validation"].set_transform(AudioTransform(feature_extractor, data_args.eval_max_samples))

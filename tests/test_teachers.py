@@ -7,7 +7,9 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import QUICK
+import torch
+from conftest import QUICK, interrupted_then_resumed
+from safetensors.torch import load_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -15,13 +17,23 @@ import eval as evaluation
 import teachers
 import train_feature_teacher
 import train_student
+from configuration_litecnn import LiteCNNConfig
 from data.audio import load_audio
 from data.cremad import prepare_cremad, split_cremad
 from data.functionals import cached_functionals
 from data.views import View, apply_view
+from distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
 from feature_teacher import OOF_LOGITS, FeatureTeacher
+from modeling_litecnn import LiteCNNForAudioClassification
 from speaker_adaptation import centre_log_probabilities, normalize_by_speaker
-from training_utils import TEACHER_LOGITS, AudioTransform, DataArguments, PaperTrainingArguments, parse_args
+from training_utils import (
+    HINT_TARGETS,
+    TEACHER_LOGITS,
+    AudioTransform,
+    DataArguments,
+    PaperTrainingArguments,
+    parse_args,
+)
 
 
 def _speaker_data(corpus_dir, dataset_cache) -> list[str]:
@@ -311,3 +323,93 @@ def test_two_writers_of_one_functionals_cache_both_succeed(tmp_path, monkeypatch
     functionals.save_npz_atomically(target, features=np.zeros(2))
     assert np.load(target)["features"].tolist() == [0.0, 0.0]  # the last one to finish wins, whole
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no partial file left behind
+
+
+def test_feature_hints_are_each_clips_own_standardised_functionals(corpus_dir, dataset_cache):
+    train = _speaker_splits(corpus_dir, dataset_cache)["train"]
+    hints = teachers.FeatureHints.from_dataset(train, "eGeMAPSv02")
+    raw = cached_functionals(train, "eGeMAPSv02")
+    varying = raw.std(0) > 1e-8
+    assert hints.num_features == raw.shape[1] == 88
+    np.testing.assert_allclose(hints.features[:, varying].mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(hints.features[:, varying].std(0), 1, atol=1e-3)
+    assert np.isfinite(hints.features).all()  # a constant feature is 0, not 0/0
+    # looked up by id, not by position: the reversed table gives every clip the same row
+    reversed_hints = teachers.FeatureHints.from_dataset(train.select(range(len(train))[::-1]), "eGeMAPSv02")
+    for clip_id in train["id"][:5] + train["id"][-5:]:
+        np.testing.assert_allclose(reversed_hints.lookup(clip_id), hints.lookup(clip_id), atol=1e-5)
+    first, last = train["id"][0], train["id"][-1]
+    assert not np.allclose(hints.lookup(first), hints.lookup(last))
+    # the training transform hands each clip of a batch its own row
+    transform = AudioTransform(train_student.student_feature_extractor(), 16000, hints=reversed_hints)
+    rows = train.with_format(None)[:4]
+    batch = transform(rows)
+    for clip_id, targets in zip(rows["id"], batch[HINT_TARGETS]):
+        np.testing.assert_allclose(targets, hints.lookup(clip_id), atol=1e-5)
+
+
+def test_hint_term_is_the_weighted_mse_of_the_head_on_the_pooled_embedding(tmp_path):
+    torch.manual_seed(0)
+    config = LiteCNNConfig(stem_channels=8, block_channels=[8, 16, 32], classifier_hidden_size=16, num_labels=6)
+    model = LiteCNNForAudioClassification(config).eval()
+    head = attach_hint_head(model, 5)
+    inputs = {"input_values": torch.randn(3, 16000), "labels": torch.tensor([0, 1, 2])}
+    hints = torch.randn(3, 5)
+
+    def loss(weight, targets):
+        args = DistillationTrainingArguments(
+            output_dir=str(tmp_path), report_to="none", eval_strategy="no", hint_weight=weight
+        )
+        trainer = DistillationTrainer(model=model, args=args)
+        with torch.no_grad():
+            return float(trainer.compute_loss(model, {**inputs, HINT_TARGETS: targets}))
+
+    with torch.no_grad():
+        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, output_hidden_states=True)
+        cross_entropy = float(torch.nn.functional.cross_entropy(outputs.logits, inputs["labels"]))
+        mse = float(torch.nn.functional.mse_loss(head(outputs.hidden_states[-1]), hints))
+    assert outputs.hidden_states[-1].shape == (3, config.hidden_size)
+    assert loss(0.0, hints) == pytest.approx(cross_entropy, rel=1e-5)
+    assert loss(1.0, hints) == pytest.approx(cross_entropy + mse, rel=1e-5)
+    assert loss(2.5, hints) == pytest.approx(cross_entropy + 2.5 * mse, rel=1e-5)
+
+
+def test_feature_hint_run_resumes_exactly_and_saves_the_plain_student(
+    corpus_dir, dataset_cache, tmp_path, monkeypatch
+):
+    """The head is in every checkpoint (a resume that re-drew it would differ) and in no saved model."""
+    common = [
+        *_speaker_data(corpus_dir, dataset_cache),
+        *QUICK,
+        *("--num_train_epochs", "3", "--learning_rate", "1e-3", "--save_total_limit", "3"),
+        *("--train_crop", "random", "--hint_features", "eGeMAPSv02", "--hint_weight", "0.5"),
+        *("--stem_channels", "8", "--block_channels", "8", "16", "32", "--classifier_hidden_size", "32"),
+    ]
+    uninterrupted = train_student.main([*common, "--output_dir", str(tmp_path / "full")])
+    train_size = len(_speaker_splits(corpus_dir, dataset_cache)["train"])
+    resumed = interrupted_then_resumed(
+        train_student.main, common, tmp_path / "killed", monkeypatch, int(np.ceil(train_size / 32))
+    )
+    assert resumed["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], abs=1e-6)
+    checkpoint = load_file(next((tmp_path / "killed").glob("checkpoint-*")) / "model.safetensors")
+    assert {"hint_head.weight", "hint_head.bias"} <= set(checkpoint)
+    assert checkpoint["hint_head.weight"].shape == (88, 32)  # eGeMAPS x the pooled embedding (mean of 32 channels)
+    saved = load_file(tmp_path / "full" / "model.safetensors")
+    assert not any(key.startswith("hint_head") for key in saved)
+    config = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert config["feature_hint"] == {
+        "feature_set": "eGeMAPSv02",
+        "num_features": 88,
+        "standardised_over_clips": train_size,
+        "hint_weight": 0.5,
+    }
+    assert (
+        "regressing each clip's standardised eGeMAPSv02 functionals" in (tmp_path / "full" / "README.md").read_text()
+    )
+
+
+def test_unknown_hint_features_are_refused(corpus_dir, dataset_cache, tmp_path):
+    with pytest.raises(SystemExit, match="--hint_features must be one of"):
+        train_student.main(
+            [*_speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "x"), "--hint_features", "MFCC"]
+        )
