@@ -111,7 +111,7 @@ for seed in 42 1 2; do
   run "s_long_ms_scratch_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" --seed "$seed"
 done
 # A longer schedule: 40 epochs instead of the recipe's 20 (the cosine stretched over 40), both arms, mean+std pooling,
-# about 45-50 min a run alone. Seeds 42 and 1 ran; seed 2 not yet. The seed-42 from-scratch twin was interrupted in
+# about 45-55 min a run alone. The seed-42 from-scratch twin was interrupted in
 # epoch 8 and resumed exactly from the end of epoch 7 (checkpoint-714; its results/*/run.json says so); `run`
 # (scripts/run_step.sh) now resumes any interrupted run from its newest checkpoint the same way.
 for seed in 42 1 2; do
@@ -119,3 +119,7 @@ for seed in 42 1 2; do
     --num_train_epochs 40 --seed "$seed"
   run "s_long_ms_scratch_e40_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" --num_train_epochs 40 --seed "$seed"
 done
+# A feature hint (the pooled embedding regressing each clip's standardised eGeMAPS functionals) on top of the same
+# ensemble, 20 epochs, one seed so far (about 25 min)
+run s_long_ms_distilled_ens4_oof_hint_seed42 train_student.py "${LONG[@]}" "${MS[@]}" "${ENS4[@]}" \
+  --hint_features eGeMAPSv02 --seed 42
