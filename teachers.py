@@ -23,6 +23,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
+from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification
 
@@ -205,8 +206,6 @@ class FeatureHints:
     feature_set: str
     ids: list[str]
     features: np.ndarray  # (num_clips, num_features), standardised
-    mean: np.ndarray
-    scale: np.ndarray
 
     def __post_init__(self):
         self.rows = {clip_id: row for row, clip_id in enumerate(self.ids)}
@@ -220,13 +219,11 @@ class FeatureHints:
 
     @classmethod
     def from_dataset(cls, dataset: datasets.Dataset, feature_set: str) -> FeatureHints:
-        """The standardised functionals of every clip of `dataset` (cached on disk like a teacher's). A feature
-        constant over the clips (scale 0) becomes 0 everywhere rather than a division by zero."""
+        """The standardised functionals of every clip of `dataset` (cached on disk like a teacher's), by the
+        `StandardScaler` the classical teachers use: a feature constant over the clips becomes 0, not 0/0."""
         raw = cached_functionals(dataset, feature_set).astype(np.float64)
-        mean, scale = raw.mean(0), raw.std(0)
-        scale = np.where(scale > 1e-8, scale, 1.0)
-        features = ((raw - mean) / scale).astype(np.float32)
-        return cls(feature_set, list(dataset["id"]), features, mean.astype(np.float32), scale.astype(np.float32))
+        features = StandardScaler().fit_transform(raw).astype(np.float32)
+        return cls(feature_set, list(dataset["id"]), features)
 
     def describe(self) -> dict:
         return {
