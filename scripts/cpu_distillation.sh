@@ -120,6 +120,11 @@ for seed in 42 1 2; do
   run "s_long_ms_scratch_e40_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" --num_train_epochs 40 --seed "$seed"
 done
 # A feature hint (the pooled embedding regressing each clip's standardised eGeMAPS functionals) on top of the same
-# ensemble, 20 epochs, one seed so far (about 25 min)
-run s_long_ms_distilled_ens4_oof_hint_seed42 train_student.py "${LONG[@]}" "${MS[@]}" "${ENS4[@]}" \
-  --hint_features eGeMAPSv02 --seed 42
+# ensemble, and the hint alone without a teacher (which part of the gain is the hint's); 20 epochs, about 25 min each
+for seed in 42 1 2; do
+  run "s_long_ms_distilled_ens4_oof_hint_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" "${ENS4[@]}" \
+    --hint_features eGeMAPSv02 --seed "$seed"
+done
+for seed in 42 1 2; do
+  run "s_long_ms_scratch_hint_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" --hint_features eGeMAPSv02 --seed "$seed"
+done

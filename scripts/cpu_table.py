@@ -42,6 +42,8 @@ STUDENTS = {
     "s_whole_distilled_plainensemble_oof": "the same ensemble, out-of-fold, whole clips (length-grouped batches)",
     "s_long_ms_scratch": "LiteCNN with mean+std pooling (not the paper's; 1.08M parameters), from scratch, 2 s",
     "s_long_ms_distilled_ens4_oof": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s",
+    "s_long_ms_distilled_ens4_oof_hint": "the same, plus a feature hint (eGeMAPS functionals, weight 1), 2 s",
+    "s_long_ms_scratch_hint": "mean+std pooling, no teacher, the feature hint alone (cross-entropy + hint), 2 s",
     "s_long_ms_scratch_e40": "LiteCNN with mean+std pooling, from scratch, 2 s, 40 epochs instead of 20",
     "s_long_ms_distilled_ens4_oof_e40": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s, 40 epochs",
 }
