@@ -44,6 +44,8 @@ STUDENTS = {
     "s_long_ms_distilled_ens4_oof": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s",
     "s_long_ms_distilled_ens4_oof_hint": "the same, plus a feature hint (eGeMAPS functionals, weight 1), 2 s",
     "s_long_ms_scratch_hint": "mean+std pooling, no teacher, the feature hint alone (cross-entropy + hint), 2 s",
+    "s_long_ms_distilled_ens4_oof_hint3": "the 0.605 ensemble plus the eGeMAPS hint at weight 3 instead of 1, 2 s",
+    "s_long_ms_distilled_ens4_oof_hintcompare": "the 0.605 ensemble plus a ComParE hint (6,373 functionals, weight 1), 2 s",
     "s_long_ms_scratch_e40": "LiteCNN with mean+std pooling, from scratch, 2 s, 40 epochs instead of 20",
     "s_long_ms_distilled_ens4_oof_e40": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s, 40 epochs",
 }
