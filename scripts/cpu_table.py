@@ -1,6 +1,7 @@
 """The README's "Distillation on a CPU" tables, from results/t_* (teachers) and results/s_*_seed* (students).
 
     python scripts/cpu_table.py                 # prints Markdown
+    python scripts/cpu_table.py --curves results/cpu_curves.png   # and plots validation accuracy per epoch
 
 Students are grouped by run name without the seed (`s_scratch_seed1` -> `s_scratch`): mean and sample standard
 deviation over the seeds present; wall time is the mean over the runs that were not resumed from a checkpoint.
@@ -11,6 +12,7 @@ n/a for older runs). `results/<run>/speaker_adapted.json` (written by `scripts/s
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import statistics
@@ -114,13 +116,64 @@ def student_table() -> list[str]:
 def _last_epoch_accuracy(folder: Path) -> float | None:
     """The last epoch's validation accuracy (`trainer_state.json`): the model without choosing a checkpoint on the
     validation actors, where the reported one is the checkpoint of lowest validation loss (the paper's protocol)."""
+    curve = validation_curve(folder)
+    return curve[-1] if curve else None
+
+
+CURVES = {  # panel title -> {student group: its label}; each curve is a mean over the group's seeds
+    "20 epochs": {
+        "s_long_ms_scratch": "from scratch",
+        "s_long_ms_scratch_hint": "no teacher, eGeMAPS hint",
+        "s_long_ms_distilled_ens4_oof": "distilled (0.605 ensemble)",
+        "s_long_ms_distilled_ens4_oof_hint": "distilled + eGeMAPS hint, weight 1",
+        "s_long_ms_distilled_ens4_oof_hint3": "distilled + eGeMAPS hint, weight 3",
+    },
+    "40 epochs": {"s_long_ms_scratch_e40": "from scratch", "s_long_ms_distilled_ens4_oof_e40": "distilled"},
+}
+
+
+def validation_curve(folder: Path) -> list[float]:
+    """Validation accuracy after each epoch, from the run's `trainer_state.json` (empty for older runs)."""
     history = _load(folder / "trainer_state.json").get("log_history", [])
-    evaluations = [entry["eval_accuracy"] for entry in history if "eval_accuracy" in entry]
-    return evaluations[-1] if evaluations else None
+    return [entry["eval_accuracy"] for entry in history if "eval_accuracy" in entry]
+
+
+def plot_curves(path: Path) -> None:
+    """Mean validation accuracy per epoch of the CURVES groups (mean+std pooling, 2 s, the 0.605 ensemble), from
+    the real `train_student.py` runs: where distillation leads from scratch, and by how much at the end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, panels = plt.subplots(1, len(CURVES), figsize=(12, 4.5), sharey=True)
+    for axes, (title, groups) in zip(panels, CURVES.items()):
+        for group, label in groups.items():
+            curves = [validation_curve(f) for f in sorted(RESULTS.glob(f"{group}_seed*"))]
+            curves = [c for c in curves if c]
+            if not curves:
+                continue
+            epochs = min(len(c) for c in curves)
+            mean = [statistics.mean(c[e] for c in curves) for e in range(epochs)]
+            axes.plot(
+                range(1, epochs + 1), mean, label=f"{label} ({len(curves)} seeds)", lw=2 if "scratch" in group else 1.2
+            )
+        axes.set_title(f"LiteCNN, mean+std pooling, 2 s windows, {title}: 820 clips of 10 unseen actors", fontsize=9)
+        axes.set_xlabel("epoch")
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=8, loc="lower right")
+    panels[0].set_ylabel("validation accuracy, mean over seeds")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--curves", type=Path, help="also plot validation accuracy per epoch into this PNG")
+    args = parser.parse_args()
     sys.stdout.write("\n".join([*teacher_table(), "", *student_table()]) + "\n")
+    if args.curves:
+        plot_curves(args.curves)
 
 
 if __name__ == "__main__":
