@@ -38,7 +38,10 @@ HEADLINE = ("accuracy", "uar", "macro_f1")
 
 
 def load_scorer(model_id: str, batch_size: int):
-    """(dataset -> logits, labels, the model's training-data record, how it hears the clips) for any kind of model."""
+    """(dataset -> logits, labels, the model's training-data record, how it hears the clips) for any kind of model.
+
+    A model's scorer also takes a `View` of the clips (default: as it was evaluated in training); a classical
+    teacher's takes none (it hears whole clips)."""
     from feature_teacher import FeatureTeacher, is_feature_teacher
 
     if is_feature_teacher(model_id):
@@ -58,8 +61,8 @@ def load_scorer(model_id: str, batch_size: int):
     record = getattr(model.config, TRAINING_DATA_KEY, None) or {}
     window = record.get("eval_max_duration_s") or record.get("max_duration_s")
 
-    def score(dataset):
-        return compute_model_logits(model, feature_extractor, dataset, View(1.0, 0.0, window), batch_size)
+    def score(dataset, view: View | None = None):
+        return compute_model_logits(model, feature_extractor, dataset, view or View(1.0, 0.0, window), batch_size)
 
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     return score, labels, record, f"first {window:g} s of each clip" if window else "whole clips"

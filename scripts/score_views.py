@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.special import log_softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.sources import load_sources  # noqa: E402
 from data.views import View  # noqa: E402
 from eval import load_scorer, select_subset, to_model_labels  # noqa: E402
+from feature_teacher import is_feature_teacher  # noqa: E402
 
 WHOLE_S = 6.0
 WINDOW_S = 2.0
@@ -36,25 +38,13 @@ def views() -> dict[str, View]:
     return named
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-
-
 def score_views(model_id: str, corpus, data_dir: str, batch_size: int) -> dict[str, float]:
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
-
-    from teachers import compute_model_logits
-
-    _, names, record, _ = load_scorer(model_id, batch_size)
+    if is_feature_teacher(model_id):
+        raise SystemExit(f"error: {model_id} is a classical teacher: it hears whole clips, it has no views to score")
+    score, names, record, _ = load_scorer(model_id, batch_size)
     dataset = select_subset(corpus, "validation", record, model_id, data_dir)
     labels = to_model_labels(dataset, names, model_id)
-    model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
-    feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)
-    scores = {
-        name: log_softmax(compute_model_logits(model, feature_extractor, dataset, view, batch_size))
-        for name, view in views().items()
-    }
+    scores = {name: log_softmax(score(dataset, view), axis=-1) for name, view in views().items()}
     windows = [scores[name] for name in scores if name.startswith("window")]
     combined = {
         "mean_of_speeds": scores["whole"] + sum(scores[f"whole_speed{speed:g}"] for speed in SPEEDS),
