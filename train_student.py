@@ -237,9 +237,14 @@ def teacher_validation_metrics(teacher) -> dict | None:
     }
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def parse_student_args(argv: list[str] | None = None):
+    """(model, data, training) arguments from `[args.json] [--flag value ...]`."""
     parser = HfArgumentParser((StudentModelArguments, DataArguments, DistillationTrainingArguments))
-    model_args, data_args, training_args = parse_args(parser, argv)
+    return parse_args(parser, argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    model_args, data_args, training_args = parse_student_args(argv)
     setup_logging(training_args)
     set_seed(training_args.seed)
     if training_args.push_to_hub:

@@ -50,6 +50,8 @@ STUDENTS = {
     "s_long_ms_distilled_ens4_oof_hintcompare": "the 0.605 ensemble plus a ComParE hint (6,373 functionals, weight 1), 2 s",
     "s_long_ms_scratch_e40": "LiteCNN with mean+std pooling, from scratch, 2 s, 40 epochs instead of 20",
     "s_long_ms_distilled_ens4_oof_e40": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s, 40 epochs",
+    "s_long_deep_scratch": "LiteCNN with 7 blocks (frames hear 260 ms, not 19 ms; not the paper's; 1.08M parameters), mean+std pooling, from scratch, 2 s",
+    "s_long_deep_distilled_ens4_oof": "the same 7-block LiteCNN, distilled from the 0.605 ensemble, out-of-fold, 2 s",
 }
 
 
@@ -121,14 +123,18 @@ def _last_epoch_accuracy(folder: Path) -> float | None:
 
 
 CURVES = {  # panel title -> {student group: its label}; each curve is a mean over the group's seeds
-    "20 epochs": {
+    "3 blocks (19 ms frames), 20 epochs": {
         "s_long_ms_scratch": "from scratch",
         "s_long_ms_scratch_hint": "no teacher, eGeMAPS hint",
         "s_long_ms_distilled_ens4_oof": "distilled (0.605 ensemble)",
         "s_long_ms_distilled_ens4_oof_hint": "distilled + eGeMAPS hint, weight 1",
         "s_long_ms_distilled_ens4_oof_hint3": "distilled + eGeMAPS hint, weight 3",
     },
-    "40 epochs": {"s_long_ms_scratch_e40": "from scratch", "s_long_ms_distilled_ens4_oof_e40": "distilled"},
+    "3 blocks, 40 epochs": {"s_long_ms_scratch_e40": "from scratch", "s_long_ms_distilled_ens4_oof_e40": "distilled"},
+    "7 blocks (260 ms frames), 20 epochs": {
+        "s_long_deep_scratch": "from scratch",
+        "s_long_deep_distilled_ens4_oof": "distilled",
+    },
 }
 
 
@@ -146,7 +152,7 @@ def plot_curves(path: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, panels = plt.subplots(1, len(CURVES), figsize=(12, 4.5), sharey=True)
+    figure, panels = plt.subplots(1, len(CURVES), figsize=(5.5 * len(CURVES), 4.8), sharey=True)
     for axes, (title, groups) in zip(panels, CURVES.items()):
         for group, label in groups.items():
             curves = [validation_curve(f) for f in sorted(RESULTS.glob(f"{group}_seed*"))]
@@ -158,7 +164,7 @@ def plot_curves(path: Path) -> None:
             axes.plot(
                 range(1, epochs + 1), mean, label=f"{label} ({len(curves)} seeds)", lw=2 if "scratch" in group else 1.2
             )
-        axes.set_title(f"LiteCNN, mean+std pooling, 2 s windows, {title}: 820 clips of 10 unseen actors", fontsize=9)
+        axes.set_title(f"LiteCNN, {title}\nmean+std pooling, 2 s windows; 820 clips of 10 unseen actors", fontsize=9)
         axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=8, loc="lower right")

@@ -317,3 +317,21 @@ def test_length_grouping_names_a_missing_length_column(corpus_dir, dataset_cache
     trainer = _student_trainer(monkeypatch, *args)
     with pytest.raises(ValueError, match=r"no column 'frames' \(--length_column_name\)"):
         trainer.get_train_dataloader()
+
+
+@pytest.mark.parametrize(
+    "recipe, receptive_field_s, duration_s",
+    [("student_recipe.json", 0.019, 1.0), ("student_recipe_deep.json", 0.25, 2.0)],
+)
+def test_shipped_recipes_parse_and_keep_the_papers_parameter_budget(recipe, receptive_field_s, duration_s, tmp_path):
+    """Each args file in configs/ parses with no unknown key and builds a LiteCNN of the paper's 1.08M parameters
+    (within 0.1%); the deep recipe's frames hear at least 250 ms, the default's 19 ms (the paper's model)."""
+    model_args, data_args, _ = train_student.parse_student_args(
+        [str(ROOT / "configs" / recipe), "--data_dir", "x", "--output_dir", str(tmp_path)]
+    )
+    student = train_student.build_student(model_args, ["anger", "disgust", "fear", "happiness", "neutral", "sadness"])
+    parameters = sum(p.numel() for p in student.parameters())
+    assert abs(parameters - 1_080_270) <= 1_080, parameters
+    field_s = student.receptive_field / student.config.sampling_rate
+    assert field_s >= receptive_field_s and (field_s < 0.02) == (receptive_field_s < 0.02), field_s
+    assert data_args.max_duration_s == duration_s and data_args.train_crop == "random"
