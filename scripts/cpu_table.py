@@ -108,11 +108,18 @@ def student_table() -> list[str]:
         walls = [r["wall_time_s"] for r in records if "wall_time_s" in r and "resumed_from" not in r]
         lines.append(
             f"| {what} | {len(runs)} | {_mean_std(column['accuracy'])} | {_mean_std(column['uar'])} | "
-            f"{_mean_std(column['macro_f1'])} | {_mean_std(adapted) if adapted else 'n/a'} | "
+            f"{_mean_std(column['macro_f1'])} | {_partial(adapted, len(runs))} | "
             f"{_mean_std(last) if len(last) == len(runs) else 'n/a'} | "
             f"{f'{statistics.mean(walls) / 60:.0f} min' if walls else 'n/a'} |"
         )
     return lines
+
+
+def _partial(values: list[float], seeds: int) -> str:
+    """A column some seeds lack (a model that did not survive to be scored again) says over how many it is."""
+    if not values:
+        return "n/a"
+    return _mean_std(values) + ("" if len(values) == seeds else f" ({len(values)} of {seeds} seeds)")
 
 
 def _last_epoch_accuracy(folder: Path) -> float | None:

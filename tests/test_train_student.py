@@ -65,6 +65,7 @@ def test_export_is_hub_ready(distilled_student, tiny_teacher):
     teacher_accuracy = json.loads((tiny_teacher[0] / "eval_results.json").read_text())["eval_accuracy"]
     assert f"| teacher (wav2vec2) | {teacher_accuracy:.3f} |" in card
     assert "Not for clinical" in card and "trust_remote_code=True" in card
+    assert "Each frame before the pooling hears 310 input samples (19 ms at 16 kHz)" in card  # the paper's layout
     # trained on the synthetic corpus: the card says so and publishes no CREMA-D result
     assert config["training_data"]["corpus"] == "synthetic" and config["training_data"]["actors"] == 12
     assert "synthetic CREMA-D-shaped corpus" in card and "288 clips, 12 speakers" in card
