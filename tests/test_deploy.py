@@ -211,3 +211,32 @@ def test_streaming_from_a_file_matches_windows_classified_alone(
 
     silent = list(stream_results(classifier, [np.zeros(2 * SAMPLING_RATE, np.float32)], 1.0))
     assert all(r["label"] is None and r["silent"] for r in silent)
+
+
+def _producers(model: onnx.ModelProto) -> dict[str, str]:
+    return {output: node.op_type for node in model.graph.node for output in node.output}
+
+
+def test_int8_can_keep_the_stem_in_fp32(tmp_path):
+    """--int8_fp32_stem: the convolution that reads the waveform gets float input and float weights, every other
+    convolution stays quantised; without it the stem reads dequantised uint8 like the rest."""
+    torch.manual_seed(0)
+    config = LiteCNNConfig(stem_channels=8, block_channels=[8, 16], classifier_hidden_size=16)
+    export.export_onnx(LiteCNNForAudioClassification(config).eval(), tmp_path / "fp32.onnx", {})
+    calibration = [np.random.default_rng(i).standard_normal(8000).astype(np.float32) for i in range(8)]
+    clip = np.random.default_rng(99).standard_normal((1, 8000)).astype(np.float32)
+    expected = onnxruntime.InferenceSession(str(tmp_path / "fp32.onnx")).run(None, {"input_values": clip})[0]
+    for fp32_stem in (False, True):
+        path = tmp_path / f"int8_{fp32_stem}.onnx"
+        kept = export.quantize_int8(tmp_path / "fp32.onnx", path, calibration, {}, fp32_stem=fp32_stem)
+        graph = onnx.load(str(path))
+        producers = _producers(graph)
+        convolutions = [node for node in graph.graph.node if node.op_type == "Conv"]
+        stem = next(node for node in convolutions if node.name == export.first_convolution(graph))
+        assert len(kept) == int(fp32_stem) and (stem.name in kept) == fp32_stem
+        # quantised input and weights arrive through DequantizeLinear; the fp32 stem reads neither
+        assert (producers.get(stem.input[0]) == "DequantizeLinear") != fp32_stem
+        assert (producers.get(stem.input[1]) == "DequantizeLinear") != fp32_stem
+        assert all(producers.get(node.input[0]) == "DequantizeLinear" for node in convolutions if node is not stem)
+        logits = onnxruntime.InferenceSession(str(path)).run(None, {"input_values": clip})[0]
+        np.testing.assert_allclose(logits, expected, atol=0.2)  # still the same model, to int8's precision
