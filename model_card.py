@@ -247,8 +247,8 @@ embedding. The pipeline expects 16 kHz mono audio; resample other rates first (t
 LiteCNN: stem conv (kernel {config.stem_kernel_size}, stride {config.stem_stride}), max-pool {config.stem_pool},
 depthwise-separable blocks {config.block_channels}, {config.pooling} pooling, classifier {config.classifier_hidden_size}
 hidden units with dropout {config.classifier_dropout}. {parameters:,} parameters, {parameters * 4 / 1e6:.1f} MB in fp32.
-Each frame before the pooling hears {model.receptive_field:,} input samples ({_milliseconds(model)}); the pooling alone
-spans longer.
+Each frame before the pooling hears {model.receptive_field:,} input samples ({_milliseconds(model)}); the pooling then
+summarises every frame of the input.
 Optimiser AdamW (lr {args.learning_rate}, weight decay {args.weight_decay}), batch {args.per_device_train_batch_size}
 per device, up to {args.num_train_epochs:g} epochs, {getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)} {args.lr_scheduler_kwargs}, best checkpoint
 by validation {args.metric_for_best_model}, seed {args.seed}.
