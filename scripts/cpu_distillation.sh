@@ -137,7 +137,7 @@ done
 run s_long_ms_distilled_ens4_oof_hintcompare_seed42 train_student.py "${LONG[@]}" "${MS[@]}" "${ENS4[@]}" \
   --hint_features ComParE_2016 --seed 42
 # A wider receptive field, same 1.08M parameters (not the paper's LiteCNN): 7 depthwise-separable blocks instead of 3
-# (64 128 256 256 256 256 256), so that each output frame hears 260 ms (4,150 samples) instead of 19 ms, with the
+# (64 128 256 256 256 256 256), so that each output frame hears 259 ms (4,150 samples) instead of 19 ms, with the
 # classifier narrowed to 1,475 hidden units (1,079,995 parameters); mean+std pooling, 2 s windows, 20 epochs. 1.6x the
 # MACs (81M per second of audio against 50M), about 45 min a run. Both arms; `configs/student_recipe_deep.json` is the
 # recipe and these flags together.

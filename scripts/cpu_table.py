@@ -50,7 +50,7 @@ STUDENTS = {
     "s_long_ms_distilled_ens4_oof_hintcompare": "the 0.605 ensemble plus a ComParE hint (6,373 functionals, weight 1), 2 s",
     "s_long_ms_scratch_e40": "LiteCNN with mean+std pooling, from scratch, 2 s, 40 epochs instead of 20",
     "s_long_ms_distilled_ens4_oof_e40": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s, 40 epochs",
-    "s_long_deep_scratch": "LiteCNN with 7 blocks (frames hear 260 ms, not 19 ms; not the paper's; 1.08M parameters), mean+std pooling, from scratch, 2 s",
+    "s_long_deep_scratch": "LiteCNN with 7 blocks (frames hear 259 ms, not 19 ms; not the paper's; 1.08M parameters), mean+std pooling, from scratch, 2 s",
     "s_long_deep_distilled_ens4_oof": "the same 7-block LiteCNN, distilled from the 0.605 ensemble, out-of-fold, 2 s",
     "s_long_deep_distilled_spk_oof": "the same 7-block LiteCNN, distilled from ComParE+MLP (per-speaker, 0.671), out-of-fold, 2 s",
     "s_long_deep_distilled_ens4_oof_hint3": "the same 7-block LiteCNN, the 0.605 ensemble plus the eGeMAPS hint at weight 3, 2 s",
@@ -140,7 +140,7 @@ CURVES = {  # panel title -> {student group: its label}; each curve is a mean ov
         "s_long_ms_distilled_ens4_oof_hint3": "distilled + eGeMAPS hint, weight 3",
     },
     "3 blocks, 40 epochs": {"s_long_ms_scratch_e40": "from scratch", "s_long_ms_distilled_ens4_oof_e40": "distilled"},
-    "7 blocks (260 ms frames), 20 epochs": {
+    "7 blocks (259 ms frames), 20 epochs": {
         "s_long_deep_scratch": "from scratch",
         "s_long_deep_distilled_ens4_oof": "distilled (0.605 ensemble)",
         "s_long_deep_distilled_spk_oof": "distilled (per-speaker ComParE+MLP)",
