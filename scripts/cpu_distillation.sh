@@ -152,5 +152,7 @@ done
 run s_long_deep_distilled_spk_oof_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" --teacher runs/t_compare_mlp_spk \
   --teacher_logits out_of_fold --seed 42
 # The feature hint at weight 3 (the 3-block students' steadiest lever) on the 7-block student, the 0.605 ensemble
-run s_long_deep_distilled_ens4_oof_hint3_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" "${ENS4[@]}" \
-  --hint_features eGeMAPSv02 --hint_weight 3 --seed 42
+for seed in 42 1 2; do
+  run "s_long_deep_distilled_ens4_oof_hint3_seed$seed" train_student.py "${LONG[@]}" "${DEEP[@]}" "${ENS4[@]}" \
+    --hint_features eGeMAPSv02 --hint_weight 3 --seed "$seed"
+done
