@@ -195,7 +195,8 @@ def quantize_int8(
     rounded to 256 levels). Measured on a 7-block student (`configs/student_recipe_deep.json`, from scratch,
     seed 2, 820 validation clips): all-int8 lost 1.6 points against fp32 (0.520 vs 0.535, 94.1% argmax agreement),
     with the stem in fp32 0.1 (0.534, 96.8%), at the same size (1.22 MB) and about 3x the int8 latency (1.9 ms
-    against 0.6 ms for 1 s on 2 threads; fp32 5.9 ms). Leaving the classifier in fp32 instead did not help (0.520)."""
+    against 0.6 ms for 1 s on 2 threads beside a training run; fp32 5.9 ms). Leaving the classifier in fp32 instead
+    did not help (0.520)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
