@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -132,17 +131,23 @@ def set_metadata(path: Path, metadata: dict[str, str]) -> None:
     onnx.save(model, str(path))
 
 
+def graph_links(graph: onnx.GraphProto) -> tuple[dict[str, onnx.NodeProto], dict[str, list[onnx.NodeProto]]]:
+    """Each tensor's producing node, and the nodes that consume it (by tensor name)."""
+    producers = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return producers, consumers
+
+
 def one_dimensional_pools(model: onnx.ModelProto) -> int:
     """Rewrites each Unsqueeze(axis 2) -> MaxPool(1 x k) -> Gather(axis 2, index 0) of `_MaxPool1dAs2d` back into
     one 1-D MaxPool, in place; returns how many. Fewer nodes: at LiteCNN's sub-millisecond latency every node
     costs (and an int8 graph would wrap each in quantise/dequantise pairs). The export check then compares the
     rewritten graph with PyTorch like any other."""
     graph, constants = model.graph, {init.name: onnx.numpy_helper.to_array(init) for init in model.graph.initializer}
-    producers = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    producers, consumers = graph_links(graph)
     attribute = onnx.helper.get_attribute_value
     removed, rewritten = set(), 0
     for pool in [node for node in graph.node if node.op_type == "MaxPool"]:
@@ -238,13 +243,10 @@ def quantize_int8(
 
 def first_convolution(model: onnx.ModelProto) -> str:
     """The name of the Conv node that reads the graph's waveform input (through any ops in between)."""
-    consumers = defaultdict(list)
-    for node in model.graph.node:
-        for name in node.input:
-            consumers[name].append(node)
+    _, consumers = graph_links(model.graph)
     frontier, seen = [model.graph.input[0].name], set()
     while frontier:  # breadth first from the input: the nearest Conv
-        for node in consumers[frontier.pop(0)]:
+        for node in consumers.get(frontier.pop(0), []):
             if node.op_type == "Conv":
                 return node.name
             if node.name not in seen:

@@ -1,8 +1,9 @@
 """How right and how confident classical teachers are on their own training clips: in-sample vs out-of-fold logits.
 
-The out-of-fold accuracy on the training clips is what the student's soft labels are worth: a distilled student
-that matches them cannot be expected to pass them (the 7-block students of "Distillation on a CPU" land on the
-0.605 ensemble's 0.561 out of fold).
+The out-of-fold accuracy on the training clips is how often the student's soft labels name the acted emotion (the
+0.605 ensemble's: 56.1%). It is not the student's ceiling: the 7-block students of "Distillation on a CPU" score
+0.561 on the validation actors from it, 0.576 with the feature hint, and soft labels right on 62.0% (the
+per-speaker teacher's) gave them nothing more.
 
 python scripts/teacher_confidence.py [DATA_DIR]     # after scripts/cpu_distillation.sh trained the teachers
 """

@@ -213,10 +213,6 @@ def test_streaming_from_a_file_matches_windows_classified_alone(
     assert all(r["label"] is None and r["silent"] for r in silent)
 
 
-def _producers(model: onnx.ModelProto) -> dict[str, str]:
-    return {output: node.op_type for node in model.graph.node for output in node.output}
-
-
 def test_int8_can_keep_the_stem_in_fp32(tmp_path):
     """--int8_fp32_stem: the convolution that reads the waveform gets float input and float weights, every other
     convolution stays quantised; without it the stem reads dequantised uint8 like the rest."""
@@ -230,7 +226,7 @@ def test_int8_can_keep_the_stem_in_fp32(tmp_path):
         path = tmp_path / f"int8_{fp32_stem}.onnx"
         kept = export.quantize_int8(tmp_path / "fp32.onnx", path, calibration, {}, fp32_stem=fp32_stem)
         graph = onnx.load(str(path))
-        producers = _producers(graph)
+        producers = {name: node.op_type for name, node in export.graph_links(graph.graph)[0].items()}
         convolutions = [node for node in graph.graph.node if node.op_type == "Conv"]
         stem = next(node for node in convolutions if node.name == export.first_convolution(graph))
         assert len(kept) == int(fp32_stem) and (stem.name in kept) == fp32_stem
