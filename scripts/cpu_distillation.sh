@@ -156,3 +156,9 @@ for seed in 42 1 2; do
   run "s_long_deep_distilled_ens4_oof_hint3_seed$seed" train_student.py "${LONG[@]}" "${DEEP[@]}" "${ENS4[@]}" \
     --hint_features eGeMAPSv02 --hint_weight 3 --seed "$seed"
 done
+# ... and the hint alone on the 7-block student, no teacher (cross-entropy + hint): which part of that gain is the
+# hint's and which the teacher's
+for seed in 42 1 2; do
+  run "s_long_deep_scratch_hint3_seed$seed" train_student.py "${LONG[@]}" "${DEEP[@]}" --hint_features eGeMAPSv02 \
+    --hint_weight 3 --seed "$seed"
+done

@@ -54,6 +54,7 @@ STUDENTS = {
     "s_long_deep_distilled_ens4_oof": "the same 7-block LiteCNN, distilled from the 0.605 ensemble, out-of-fold, 2 s",
     "s_long_deep_distilled_spk_oof": "the same 7-block LiteCNN, distilled from ComParE+MLP (per-speaker, 0.671), out-of-fold, 2 s",
     "s_long_deep_distilled_ens4_oof_hint3": "the same 7-block LiteCNN, the 0.605 ensemble plus the eGeMAPS hint at weight 3, 2 s",
+    "s_long_deep_scratch_hint3": "the same 7-block LiteCNN, no teacher, the eGeMAPS hint alone at weight 3 (cross-entropy + hint), 2 s",
 }
 
 
@@ -142,6 +143,7 @@ CURVES = {  # panel title -> {student group: its label}; each curve is a mean ov
     "3 blocks, 40 epochs": {"s_long_ms_scratch_e40": "from scratch", "s_long_ms_distilled_ens4_oof_e40": "distilled"},
     "7 blocks (259 ms frames), 20 epochs": {
         "s_long_deep_scratch": "from scratch",
+        "s_long_deep_scratch_hint3": "no teacher, eGeMAPS hint, weight 3",
         "s_long_deep_distilled_ens4_oof": "distilled (0.605 ensemble)",
         "s_long_deep_distilled_spk_oof": "distilled (per-speaker ComParE+MLP)",
         "s_long_deep_distilled_ens4_oof_hint3": "distilled + eGeMAPS hint, weight 3",
