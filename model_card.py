@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -42,14 +43,38 @@ def _how_trained(distillation: dict | None) -> str:
                 else f"hearing the first {window} s of each clip"
             )
         speaker = ", with features standardised per speaker" if member.get("uses_speaker_statistics") else ""
-        described.append(f"the {member['teacher_model_type']} teacher ({hears}{size}{speaker})")
-    teachers = described[0] if len(described) == 1 else "an ensemble (mean probability) of " + "; ".join(described)
+        described.append(f"{member['teacher_model_type']} teacher ({hears}{size}{speaker})")
+    if len(described) == 1:
+        teachers = f"the {described[0]}"
+    else:  # members of one kind (fits of one pipeline with different seeds) are counted, not repeated
+        counts = Counter(described)
+        teachers = "an ensemble (mean probability) of " + "; ".join(
+            f"the {kind}" if count == 1 else f"{count} {kind.replace(' teacher (', ' teachers (', 1)}"
+            for kind, count in counts.items()
+        )
     logits = " using out-of-fold logits" if distillation.get("teacher_logits") == "out_of_fold" else ""
     views = f" on {len(distillation['views'])} cached views per clip" if distillation.get("views") else ""
     return (
         f"distilled from {teachers}{logits}{views} with alpha {distillation['alpha']} and temperature "
         f"{distillation['temperature']}"
     )
+
+
+def _teacher_rows(distillation: dict | None) -> list[str]:
+    """The results table's teacher rows: each member's validation metrics, named by its folder (or hub id) when
+    there are several, since an ensemble's members may all be the same kind of model; then the ensemble's."""
+    members = (distillation or {}).get("members") or []
+    rows = []
+    for member in members:
+        if member.get("validation"):
+            name = f"`{Path(member['teacher']).name}` " if len(members) > 1 and member.get("teacher") else ""
+            note = (
+                ", features standardised per speaker over its clips" if member.get("uses_speaker_statistics") else ""
+            )
+            rows.append(_row(f"teacher {name}({member['teacher_model_type']}){note}", member["validation"]))
+    if (distillation or {}).get("ensemble_validation"):
+        rows.append(_row("teacher ensemble (mean probability)", distillation["ensemble_validation"]))
+    return rows
 
 
 CORPORA = {  # corpus name -> (what it is, speakers in the whole corpus)
@@ -177,15 +202,7 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     }
     if cremad_only:  # only a model validated on CREMA-D alone publishes a CREMA-D result
         metadata.update({"datasets": ["crema-d"], "model-index": [model_index]})
-    rows = [_row("LiteCNN (this model)", student)]
-    for member in (distillation or {}).get("members") or []:
-        if member.get("validation"):
-            note = (
-                ", features standardised per speaker over its clips" if member.get("uses_speaker_statistics") else ""
-            )
-            rows.append(_row(f"teacher ({member['teacher_model_type']}){note}", member["validation"]))
-    if (distillation or {}).get("ensemble_validation"):
-        rows.append(_row("teacher ensemble (mean probability)", distillation["ensemble_validation"]))
+    rows = [_row("LiteCNN (this model)", student), *_teacher_rows(distillation)]
     card = f"""---
 {yaml.safe_dump(metadata, sort_keys=False).strip()}
 ---
