@@ -43,15 +43,15 @@ def _how_trained(distillation: dict | None) -> str:
                 else f"hearing the first {window} s of each clip"
             )
         speaker = ", with features standardised per speaker" if member.get("uses_speaker_statistics") else ""
-        described.append(f"{member['teacher_model_type']} teacher ({hears}{size}{speaker})")
-    if len(described) == 1:
-        teachers = f"the {described[0]}"
-    else:  # members of one kind (fits of one pipeline with different seeds) are counted, not repeated
-        counts = Counter(described)
-        teachers = "an ensemble (mean probability) of " + "; ".join(
-            f"the {kind}" if count == 1 else f"{count} {kind.replace(' teacher (', ' teachers (', 1)}"
-            for kind, count in counts.items()
-        )
+        described.append((member["teacher_model_type"], f"({hears}{size}{speaker})"))
+    # members of one kind (fits of one pipeline with different seeds) are counted, not repeated
+    counts = Counter(described)
+    teachers = "; ".join(
+        f"the {kind} teacher {details}" if count == 1 else f"{count} {kind} teachers {details}"
+        for (kind, details), count in counts.items()
+    )
+    if len(described) > 1:
+        teachers = "an ensemble (mean probability) of " + teachers
     logits = " using out-of-fold logits" if distillation.get("teacher_logits") == "out_of_fold" else ""
     views = f" on {len(distillation['views'])} cached views per clip" if distillation.get("views") else ""
     return (

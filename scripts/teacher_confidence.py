@@ -2,8 +2,8 @@
 
 The out-of-fold accuracy on the training clips is how often the student's soft labels name the acted emotion (the
 0.605 ensemble's: 56.1%). It is not the student's ceiling: the 7-block students of "Distillation on a CPU" score
-0.561 on the validation actors from it, 0.576 with the feature hint, and soft labels right on 62.0% (the
-per-speaker teacher's) gave them nothing more.
+0.561 on the validation actors from it, 0.573 with the feature hint (0.570 with the hint and no teacher), and
+soft labels right on 62.0% (the per-speaker teacher's) gave them nothing more.
 
 python scripts/teacher_confidence.py [DATA_DIR]     # after scripts/cpu_distillation.sh trained the teachers
 """
