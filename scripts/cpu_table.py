@@ -2,6 +2,7 @@
 
     python scripts/cpu_table.py                 # prints Markdown
     python scripts/cpu_table.py --curves results/cpu_curves.png   # and plots validation accuracy per epoch
+    python scripts/cpu_table.py --leads         # and the curves' means over epoch ranges, and leads over scratch
 
 Students are grouped by run name without the seed (`s_scratch_seed1` -> `s_scratch`): mean and sample standard
 deviation over the seeds present; wall time is the mean over the runs that were not resumed from a checkpoint.
@@ -48,6 +49,7 @@ STUDENTS = {
     "s_long_ms_scratch_hint": "mean+std pooling, no teacher, the feature hint alone (cross-entropy + hint), 2 s",
     "s_long_ms_distilled_ens4_oof_hint3": "the 0.605 ensemble plus the eGeMAPS hint at weight 3 instead of 1, 2 s",
     "s_long_ms_distilled_ens4_oof_hintcompare": "the 0.605 ensemble plus a ComParE hint (6,373 functionals, weight 1), 2 s",
+    "s_long_ms_distilled_ens4_oof_hint3_t4": "the 0.605 ensemble plus the eGeMAPS hint at weight 3, temperature 4 instead of 2, 2 s",
     "s_long_ms_scratch_e40": "LiteCNN with mean+std pooling, from scratch, 2 s, 40 epochs instead of 20",
     "s_long_ms_distilled_ens4_oof_e40": "the same, distilled from the 0.605 ensemble, out-of-fold, 2 s, 40 epochs",
     "s_long_deep_scratch": "LiteCNN with 7 blocks (frames hear 259 ms, not 19 ms; not the paper's; 1.08M parameters), mean+std pooling, from scratch, 2 s",
@@ -139,6 +141,7 @@ CURVES = {  # panel title -> {student group: its label}; each curve is a mean ov
         "s_long_ms_distilled_ens4_oof": "distilled (0.605 ensemble)",
         "s_long_ms_distilled_ens4_oof_hint": "distilled + eGeMAPS hint, weight 1",
         "s_long_ms_distilled_ens4_oof_hint3": "distilled + eGeMAPS hint, weight 3",
+        "s_long_ms_distilled_ens4_oof_hint3_t4": "distilled + eGeMAPS hint, weight 3, T 4",
     },
     "3 blocks, 40 epochs": {"s_long_ms_scratch_e40": "from scratch", "s_long_ms_distilled_ens4_oof_e40": "distilled"},
     "7 blocks (259 ms frames), 20 epochs": {
@@ -149,12 +152,56 @@ CURVES = {  # panel title -> {student group: its label}; each curve is a mean ov
         "s_long_deep_distilled_ens4_oof_hint3": "distilled + eGeMAPS hint, weight 3",
     },
 }
+# The epoch ranges (first and last epoch, 1-based, inclusive) over which `--leads` averages each curve: early
+# learning, the rest, and the end, by schedule length.
+EPOCH_RANGES = {20: [(3, 10), (11, 20), (16, 20)], 40: [(3, 20), (21, 30), (31, 40)]}
 
 
 def validation_curve(folder: Path) -> list[float]:
     """Validation accuracy after each epoch, from the run's `trainer_state.json` (empty for older runs)."""
     history = _load(folder / "trainer_state.json").get("log_history", [])
     return [entry["eval_accuracy"] for entry in history if "eval_accuracy" in entry]
+
+
+def mean_curves(groups: dict[str, str]) -> dict[str, tuple[int, list[float]]]:
+    """Each group's validation accuracy per epoch, averaged over its seeds (cut to the shortest run), with the
+    number of seeds; groups without any recorded curve are left out."""
+    means = {}
+    for group in groups:
+        curves = [validation_curve(f) for f in sorted(RESULTS.glob(f"{group}_seed*"))]
+        curves = [c for c in curves if c]
+        if curves:
+            epochs = min(len(c) for c in curves)
+            means[group] = (len(curves), [statistics.mean(c[e] for c in curves) for e in range(epochs)])
+    return means
+
+
+def leads_table() -> list[str]:
+    """Per CURVES panel, each curve's mean over EPOCH_RANGES and its lead over the panel's first curve (from
+    scratch), in points: the numbers behind the README's "leads by X points over epochs A-B". The mean of a
+    difference is the difference of the means, so two rows' leads subtract to their lead over each other."""
+    lines = []
+    for title, groups in CURVES.items():
+        means = mean_curves(groups)
+        if not means:
+            continue
+        baseline = next(iter(means.values()))[1]
+        ranges = EPOCH_RANGES.get(len(baseline), [(1, len(baseline))])
+        header = " | ".join(f"epochs {a}-{b}" for a, b in ranges)
+        lines += [f"{title}: mean validation accuracy (lead over {next(iter(groups.values()))}, points)", ""]
+        lines += [f"| curve | seeds | {header} |", "|---|---:|" + "---:|" * len(ranges)]
+        for group, (seeds, curve) in means.items():
+            cells = []
+            for first, last in ranges:
+                if len(curve) < last:
+                    cells.append("n/a")
+                    continue
+                own = statistics.mean(curve[first - 1 : last])
+                lead = own - statistics.mean(baseline[first - 1 : last])
+                cells.append(f"{own:.3f} ({100 * lead:+.1f})")
+            lines.append(f"| {groups[group]} | {seeds} | {' | '.join(cells)} |")
+        lines.append("")
+    return lines
 
 
 def plot_curves(path: Path) -> None:
@@ -167,15 +214,12 @@ def plot_curves(path: Path) -> None:
 
     figure, panels = plt.subplots(1, len(CURVES), figsize=(5.5 * len(CURVES), 4.8), sharey=True)
     for axes, (title, groups) in zip(panels, CURVES.items()):
-        for group, label in groups.items():
-            curves = [validation_curve(f) for f in sorted(RESULTS.glob(f"{group}_seed*"))]
-            curves = [c for c in curves if c]
-            if not curves:
-                continue
-            epochs = min(len(c) for c in curves)
-            mean = [statistics.mean(c[e] for c in curves) for e in range(epochs)]
+        for group, (seeds, mean) in mean_curves(groups).items():
             axes.plot(
-                range(1, epochs + 1), mean, label=f"{label} ({len(curves)} seeds)", lw=2 if "scratch" in group else 1.2
+                range(1, len(mean) + 1),
+                mean,
+                label=f"{groups[group]} ({seeds} seeds)",
+                lw=2 if "scratch" in group else 1.2,
             )
         axes.set_title(f"LiteCNN, {title}\nmean+std pooling, 2 s windows; 820 clips of 10 unseen actors", fontsize=9)
         axes.set_xlabel("epoch")
@@ -189,8 +233,13 @@ def plot_curves(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--curves", type=Path, help="also plot validation accuracy per epoch into this PNG")
+    parser.add_argument(
+        "--leads", action="store_true", help="also print each curve's mean over epoch ranges and its lead over scratch"
+    )
     args = parser.parse_args()
     sys.stdout.write("\n".join([*teacher_table(), "", *student_table()]) + "\n")
+    if args.leads:
+        sys.stdout.write("\n" + "\n".join(leads_table()))
     if args.curves:
         plot_curves(args.curves)
 
