@@ -56,3 +56,29 @@ def test_loss_is_the_projects_distillation_loss():
             distillation_loss(logits, teacher, labels, alpha, temperature),
         )
     torch.testing.assert_close(gpu_sweep.soft_target_loss(logits, hard), F.cross_entropy(logits, labels))
+
+
+def test_sweep_layouts_are_the_recipes_models():
+    """The 7-block sweep trains configs/student_recipe_deep.json's model (1,079,995 parameters), the default sweep
+    the 3-block mean+std LiteCNN of the CPU rows (1,080,016): a loop on another model would rank the wrong thing."""
+    from configuration_litecnn import LiteCNNConfig
+    from modeling_litecnn import LiteCNNForAudioClassification
+
+    def parameters(name: str) -> int:
+        model = LiteCNNForAudioClassification(LiteCNNConfig(**gpu_sweep.layout(name), num_labels=6))
+        return sum(p.numel() for p in model.parameters())
+
+    assert parameters("7 blocks") == 1_079_995
+    assert parameters("3 blocks") == 1_080_016
+    deep = gpu_sweep.arms("deep_long")
+    assert {run["layout"] for run in deep} == {"7 blocks"}
+    assert {run["layout"] for run in gpu_sweep.arms()} == {"3 blocks"}
+    # every 80-epoch arm has seeds 42, 1 and 2, and the calibration runs are the CPU's 20-epoch recipe
+    for name in ("deep_scratch_e80", "deep_hint3_e80", "deep_distilled_hint3_e80"):
+        assert sorted(run["seed"] for run in deep if run["name"] == name) == [1, 2, 42]
+    assert {(run["name"], run["epochs"]) for run in deep[:2]} == {
+        ("deep_scratch_e20", 20),
+        ("deep_distilled_hint3_e20", 20),
+    }
+    with pytest.raises(ValueError, match="unknown sweep"):
+        gpu_sweep.arms("deep")
