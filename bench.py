@@ -54,8 +54,8 @@ VARIANTS = {
     "LiteCNN 32-64-128-256, no stem pool (paper's layout)": {"stem_pool": 1},
     "LiteCNN 64-128-256-512 (wide)": {"stem_channels": 64, "block_channels": [128, 256, 512]},
     "LiteCNN 7 blocks, mean+std pooling (configs/student_recipe_deep.json)": {
-        "block_channels": [64, 128, 256, 256, 256, 256, 256],
-        "pooling": "mean_std",
+        key: json.loads((CONFIGS / "student_recipe_deep.json").read_text())[key]
+        for key in ("block_channels", "pooling")
     },
 }
 
