@@ -168,6 +168,3 @@ for seed in 42 1 2; do
   run "s_long_ms_distilled_ens4_oof_hint3_t4_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" "${ENS4[@]}" \
     --hint_features eGeMAPSv02 --hint_weight 3 --temperature 4 --seed "$seed"
 done
-# ... and on the 7-block hint arm, seed 42 (a pilot)
-run s_long_deep_distilled_ens4_oof_hint3_t4_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" "${ENS4[@]}" \
-  --hint_features eGeMAPSv02 --hint_weight 3 --temperature 4 --seed 42
