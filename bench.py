@@ -50,12 +50,12 @@ def litecnn_of_paper_size(**overrides) -> LiteCNNForAudioClassification:
 
 
 # Same parameter count, other layouts: why the default widths and the stem pool (configuration_litecnn.py).
+DEEP_RECIPE = json.loads((CONFIGS / "student_recipe_deep.json").read_text())
 VARIANTS = {
     "LiteCNN 32-64-128-256, no stem pool (paper's layout)": {"stem_pool": 1},
     "LiteCNN 64-128-256-512 (wide)": {"stem_channels": 64, "block_channels": [128, 256, 512]},
     "LiteCNN 7 blocks, mean+std pooling (configs/student_recipe_deep.json)": {
-        key: json.loads((CONFIGS / "student_recipe_deep.json").read_text())[key]
-        for key in ("block_channels", "pooling")
+        key: DEEP_RECIPE[key] for key in ("block_channels", "pooling")
     },
 }
 

@@ -209,7 +209,7 @@ def run_one(args: tuple) -> dict:
     num_train, num_labels = len(labels), teacher.shape[1]
 
     model_config = LiteCNNConfig(
-        **layout(config.get("layout", "3 blocks")),
+        **layout(config["layout"]),
         id2label={i: str(i) for i in range(num_labels)},
         label2id={str(i): i for i in range(num_labels)},
     )

@@ -48,3 +48,9 @@ def test_leads_are_range_means_minus_the_first_curve_with_1_based_inclusive_epoc
     # Epochs 4-6: from scratch mean(0.5, 0.6, 0.7) = 0.6, distilled mean(0.6, 0.7, 0.8) = 0.7: +10 points.
     assert "| from scratch | 2 | 0.350 (+0.0) | 0.600 (+0.0) |" in table
     assert "| distilled | 2 | 0.500 (+15.0) | 0.700 (+10.0) |" in table
+
+
+def test_a_panel_without_its_from_scratch_curve_is_left_out_not_led_over_another(results):
+    for seed in (1, 2):
+        (results / f"s_a_seed{seed}" / "trainer_state.json").unlink()
+    assert cpu_table.leads_table() == []
