@@ -19,8 +19,8 @@ teacher() {
   $PY train_feature_teacher.py --data_dir "$DATA" --split speaker --output_dir "$RUNS/$name" "$@"
 }
 teacher t_compare_mlp --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5
-teacher t_compare_mlp_oof_seed1 --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 --seed 1
-teacher t_compare_mlp_oof_seed2 --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 --seed 2
+teacher t_compare_mlp_oof_seed1 --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 --split_seed 42 --seed 1
+teacher t_compare_mlp_oof_seed2 --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 --split_seed 42 --seed 2
 teacher t_egemaps_svm --feature_set eGeMAPSv02 --classifier svm --oof_folds 5
 
 # The student: one thread, as every committed CPU run (the same numbers on every machine)
