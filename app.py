@@ -22,7 +22,7 @@ from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
 from data.audio import SAMPLING_RATE, AudioDecodeError, load_audio
-from litecnn_onnx import classify_windows, model_windows, stream_results
+from litecnn_ser.scoring import classify_windows, model_windows, stream_results
 from predict import PipelineScorer
 
 DEFAULT_MODEL = os.environ.get("LITECNN_MODEL", "org/litecnn-cremad")

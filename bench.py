@@ -126,7 +126,7 @@ def bench_onnx(
     import onnxruntime
 
     from export import export_onnx, quantize_int8
-    from litecnn_onnx import session_for
+    from litecnn_ser.onnx_runtime import session_for
 
     rng = np.random.default_rng(0)
     one = rng.standard_normal((1, SAMPLING_RATE)).astype(np.float32)

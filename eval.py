@@ -30,8 +30,9 @@ import numpy as np
 from data.cremad import CremaDError, split_cremad
 from data.sources import KINDS, load_sources
 from data.views import View
-from speaker_adaptation import centre_log_probabilities
-from training_utils import TRAINING_DATA_KEY, metrics_from_logits, save_confusion_matrix
+from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
+from litecnn_ser.speaker_adaptation import centre_log_probabilities
+from litecnn_ser.splits import TRAINING_DATA_KEY
 
 SUBSETS = ("all", "validation")
 HEADLINE = ("accuracy", "uar", "macro_f1")
@@ -42,7 +43,7 @@ def load_scorer(model_id: str, batch_size: int):
 
     A model's scorer also takes a `View` of the clips (default: as it was evaluated in training); a classical
     teacher's takes none (it hears whole clips)."""
-    from feature_teacher import FeatureTeacher, is_feature_teacher
+    from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
 
     if is_feature_teacher(model_id):
         teacher = FeatureTeacher.from_pretrained(model_id)
@@ -54,7 +55,7 @@ def load_scorer(model_id: str, batch_size: int):
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
     import modeling_litecnn  # noqa: F401  (LiteCNN folders saved without remote code)
-    from teachers import compute_model_logits
+    from litecnn_ser.teachers import compute_model_logits
 
     model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
     feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)

@@ -6,7 +6,7 @@
 
 The ONNX model takes `input_values` (batch, samples), both dynamic, normalised as the model's feature extractor
 does, and returns `logits` (batch, labels). Its metadata holds the labels, the sampling rate, the normalisation and
-the window the model was evaluated with, so `litecnn_onnx.py` (onnxruntime, numpy, soundfile, soxr: no torch)
+the window the model was evaluated with, so `litecnn_ser/onnx_runtime.py` (onnxruntime, numpy, soundfile, soxr: no torch)
 needs nothing else. A device classifies one clip or window at a time, so no padding and no attention mask: the
 graph is smaller and faster without it; `--attention_mask` adds the mask input for padded batches.
 
@@ -40,7 +40,8 @@ from tqdm.auto import tqdm
 
 from data.audio import MIN_DURATION_S, SAMPLING_RATE, crop, load_audio, random_offset
 from data.views import View, apply_view
-from litecnn_onnx import FORMAT, NORMALIZATION_EPSILON, OnnxClassifier, model_windows, normalize, softmax
+from litecnn_ser.onnx_runtime import FORMAT, NORMALIZATION_EPSILON, OnnxClassifier, normalize, softmax
+from litecnn_ser.scoring import model_windows
 
 CALIBRATION_WINDOW_S = 1.0
 """Calibration windows share one length: percentile calibration stacks the activations of all of them."""

@@ -10,9 +10,9 @@ longer than the model's evaluation window (`training_data` in its config: 1 s fo
 consecutive windows of that length; the emotion probabilities of the windows are averaged. An unreadable file is
 reported and the others are still classified (exit status 1 if any file failed). `--stream` reads a file block by
 block and slides the window over it (memory bounded whatever the length); the same code as the torch-free
-`litecnn_onnx.py`, which gives the same probabilities from an exported model.
+`python -m litecnn_ser.onnx_runtime`, which gives the same probabilities from an exported model.
 
-`--speaker_from filename|folder|manifest` adapts the scores to each speaker (see `speaker_adaptation.py`): each
+`--speaker_from filename|folder|manifest` adapts the scores to each speaker (see `litecnn_ser/speaker_adaptation.py`): each
 speaker's mean log-probability of every emotion, over the clips given here, is subtracted. It assumes a speaker's
 clips are not all one emotion and needs several clips per speaker; it is never on unless asked for.
 
@@ -31,15 +31,9 @@ from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
 from data.audio import SAMPLING_RATE
-from litecnn_onnx import (
-    add_stream_arguments,
-    check_stream_arguments,
-    classify_paths,
-    classify_windows,
-    model_windows,
-    print_results,
-)
-from speaker_adaptation import (
+from litecnn_ser.reporting import add_stream_arguments, check_stream_arguments, classify_paths, print_results
+from litecnn_ser.scoring import classify_windows, model_windows
+from litecnn_ser.speaker_adaptation import (
     MIN_CLIPS_PER_SPEAKER,
     SPEAKER_SOURCES,
     centre_log_probabilities,
@@ -49,7 +43,7 @@ from speaker_adaptation import (
 
 
 class PipelineScorer:
-    """`pipeline("audio-classification")` as a scorer of `litecnn_onnx`: labels and per-clip probabilities."""
+    """`pipeline("audio-classification")` as a scorer of `litecnn_ser.scoring`: labels and per-clip probabilities."""
 
     def __init__(self, classifier):
         self.classifier = classifier

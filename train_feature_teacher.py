@@ -25,16 +25,17 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from data.functionals import FEATURE_SETS, cached_functionals
-from feature_teacher import CLASSIFIERS, OOF_LOGITS, TEACHER_TYPE, FeatureTeacher, build_classifier, log_probabilities
-from training_utils import (
-    DataArguments,
-    label_names,
-    load_splits,
-    metrics_from_logits,
-    parse_args,
-    save_confusion_matrix,
-    training_data_record,
+from litecnn_ser.arguments import DataArguments, parse_args
+from litecnn_ser.feature_teacher import (
+    CLASSIFIERS,
+    OOF_LOGITS,
+    TEACHER_TYPE,
+    FeatureTeacher,
+    build_classifier,
+    log_probabilities,
 )
+from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
+from litecnn_ser.splits import label_names, load_splits, training_data_record
 
 logger = logging.getLogger("train_feature_teacher")
 

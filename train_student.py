@@ -25,10 +25,12 @@ from configuration_litecnn import LiteCNNConfig
 from data.audio import SAMPLING_RATE
 from data.functionals import FEATURE_SETS
 from data.views import View, view_grid
-from distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
-from model_card import write_model_card
-from modeling_litecnn import LiteCNNForAudioClassification
-from teachers import (
+from litecnn_ser.arguments import DataArguments, parse_args
+from litecnn_ser.distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
+from litecnn_ser.metrics import metrics_from_logits
+from litecnn_ser.model_card import write_model_card
+from litecnn_ser.splits import TRAINING_DATA_KEY, label_names, load_splits, training_data_record
+from litecnn_ser.teachers import (
     LOGIT_SOURCES,
     FeatureHints,
     ModelTeacher,
@@ -38,19 +40,9 @@ from teachers import (
     ensemble_logits,
     open_teacher,
 )
-from training_utils import (
-    TRAINING_DATA_KEY,
-    DataArguments,
-    build_trainer,
-    label_names,
-    load_splits,
-    metrics_from_logits,
-    parse_args,
-    set_transforms,
-    setup_logging,
-    train_and_evaluate,
-    training_data_record,
-)
+from litecnn_ser.trainer import build_trainer, setup_logging, train_and_evaluate
+from litecnn_ser.transforms import set_transforms
+from modeling_litecnn import LiteCNNForAudioClassification
 
 logger = logging.getLogger("train_student")
 

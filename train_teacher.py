@@ -31,20 +31,10 @@ from transformers import (
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes: a LiteCNN can be a teacher too)
 from data.audio import SAMPLING_RATE
-from training_utils import (
-    TRAINING_DATA_KEY,
-    DataArguments,
-    MeanLossTrainer,
-    PaperTrainingArguments,
-    build_trainer,
-    label_names,
-    load_splits,
-    parse_args,
-    set_transforms,
-    setup_logging,
-    train_and_evaluate,
-    training_data_record,
-)
+from litecnn_ser.arguments import DataArguments, PaperTrainingArguments, parse_args
+from litecnn_ser.splits import TRAINING_DATA_KEY, label_names, load_splits, training_data_record
+from litecnn_ser.trainer import MeanLossTrainer, build_trainer, setup_logging, train_and_evaluate
+from litecnn_ser.transforms import set_transforms
 
 logger = logging.getLogger("train_teacher")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the hub is unreachable here: fai
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 REAL_CREMAD = ROOT.parent / "shared" / "datasets" / "crema-d" / "AudioFLAC"
 TINY_WAV2VEC2 = ROOT / "tests" / "fixtures" / "tiny_wav2vec2.json"
@@ -109,14 +107,14 @@ class Interrupt(TrainerCallback):
 
 def interrupted_then_resumed(main, common: list[str], output, monkeypatch, steps_per_epoch: int) -> dict:
     """Runs `main` until it is killed in epoch 2, then resumes it from the epoch-1 checkpoint; the final metrics."""
-    import training_utils
+    from litecnn_ser import trainer
 
-    original = training_utils.early_stopping_callbacks
+    original = trainer.early_stopping_callbacks
     interrupt = Interrupt(steps_per_epoch + 3)
-    monkeypatch.setattr(training_utils, "early_stopping_callbacks", lambda args: [*original(args), interrupt])
+    monkeypatch.setattr(trainer, "early_stopping_callbacks", lambda args: [*original(args), interrupt])
     with pytest.raises(KeyboardInterrupt):
         main([*common, "--output_dir", str(output)])
-    monkeypatch.setattr(training_utils, "early_stopping_callbacks", original)
+    monkeypatch.setattr(trainer, "early_stopping_callbacks", original)
     checkpoints = sorted(output.glob("checkpoint-*"))
     assert [c.name for c in checkpoints] == [f"checkpoint-{steps_per_epoch}"]
     return main([*common, "--output_dir", str(output), "--resume_from_checkpoint", str(checkpoints[0])])

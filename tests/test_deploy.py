@@ -21,7 +21,8 @@ import predict
 from configuration_litecnn import LiteCNNConfig
 from data.audio import SAMPLING_RATE, load_audio, sliding_windows, stream_audio
 from data.cremad import EMOTIONS
-from litecnn_onnx import FORMAT, ExportError, OnnxClassifier, stream_results
+from litecnn_ser.onnx_runtime import FORMAT, ExportError, OnnxClassifier
+from litecnn_ser.scoring import stream_results
 from modeling_litecnn import LiteCNNForAudioClassification
 
 
@@ -145,7 +146,7 @@ def test_runtime_without_torch_gives_predicts_probabilities(exported, distilled_
     # a fresh interpreter where importing torch (or transformers) fails: the runtime must not need them
     script = (
         "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
-        "import litecnn_onnx; code = litecnn_onnx.main(sys.argv[1:])\n"
+        "from litecnn_ser import onnx_runtime; code = onnx_runtime.main(sys.argv[1:])\n"
         "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]; sys.exit(code)\n"
     )
     run = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from distillation import DistillationTrainingArguments, distillation_loss
+from litecnn_ser.distillation import DistillationTrainingArguments, distillation_loss
 
 
 def _batch(seed: int = 0):

@@ -14,7 +14,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 import eval as evaluation
-import teachers
 import train_feature_teacher
 import train_student
 from configuration_litecnn import LiteCNNConfig
@@ -22,18 +21,13 @@ from data.audio import load_audio
 from data.cremad import prepare_cremad, split_cremad
 from data.functionals import cached_functionals
 from data.views import View, apply_view
-from distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
-from feature_teacher import OOF_LOGITS, FeatureTeacher
+from litecnn_ser import teachers
+from litecnn_ser.arguments import DataArguments, PaperTrainingArguments, parse_args
+from litecnn_ser.distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
+from litecnn_ser.feature_teacher import OOF_LOGITS, FeatureTeacher
+from litecnn_ser.speaker_adaptation import centre_log_probabilities, normalize_by_speaker
+from litecnn_ser.transforms import HINT_TARGETS, TEACHER_LOGITS, AudioTransform
 from modeling_litecnn import LiteCNNForAudioClassification
-from speaker_adaptation import centre_log_probabilities, normalize_by_speaker
-from training_utils import (
-    HINT_TARGETS,
-    TEACHER_LOGITS,
-    AudioTransform,
-    DataArguments,
-    PaperTrainingArguments,
-    parse_args,
-)
 
 
 def _speaker_data(corpus_dir, dataset_cache) -> list[str]:

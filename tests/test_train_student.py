@@ -15,9 +15,8 @@ from conftest import QUICK, ROOT, interrupted_then_resumed
 from safetensors.torch import load_file, save_file
 from test_remote_code import check, run_as_user
 
-import teachers
 import train_student
-import training_utils
+from litecnn_ser import teachers, transforms
 
 
 def _student_args(teacher, corpus_dir, dataset_cache, output, *extra):
@@ -75,7 +74,7 @@ def test_export_is_hub_ready(distilled_student, tiny_teacher):
 def test_model_card_tells_ensemble_members_apart():
     """Three fits of one pipeline and an SVM: the card counts the alike ones and names each member's row by its
     folder, so that rows of one kind with different numbers are not read as one teacher."""
-    import model_card
+    from litecnn_ser import model_card
 
     def member(folder, kind, accuracy):
         return {"teacher": folder, "teacher_model_type": kind, "validation": {"accuracy": accuracy}}
@@ -233,7 +232,7 @@ def test_a_diverged_run_stops_at_the_step_and_names_the_last_good_checkpoint(cor
 
 
 def test_two_processes_train_like_one(corpus_dir, dataset_cache, tmp_path):
-    """The two-process CPU form from DESIGN.md: world size 2, the loss on one process's scale, one saved model."""
+    """The two-process CPU form from docs/design.md: world size 2, the loss on one process's scale, one saved model."""
     output = tmp_path / "ddp"
     command = [
         sys.executable,
@@ -324,7 +323,7 @@ def test_whole_clip_batches_grouped_by_length_pad_less(corpus_dir, dataset_cache
         )
         if strategy == "group_by_length":  # lengths come from the table: no clip is decoded to measure it
             with monkeypatch.context() as patch:
-                patch.setattr(training_utils, "load_audio", lambda *_: pytest.fail("decoded a clip for its length"))
+                patch.setattr(transforms, "load_audio", lambda *_: pytest.fail("decoded a clip for its length"))
                 order = list(trainer._get_train_sampler())
             assert sorted(order) == list(range(len(trainer.train_dataset)))
         seen, padded, wasted = 0, 0, 0

@@ -13,7 +13,7 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 import train_teacher
 from data.cremad import EMOTIONS, load_cremad
-from training_utils import AudioCollator, AudioTransform
+from litecnn_ser.transforms import AudioCollator, AudioTransform
 
 
 def test_tiny_teacher_learns_clearly_above_chance(tiny_teacher):

@@ -21,7 +21,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from training_utils import HINT_TARGETS, TEACHER_LOGITS, MeanLossTrainer, PaperTrainingArguments
+from litecnn_ser.arguments import PaperTrainingArguments
+from litecnn_ser.trainer import MeanLossTrainer
+from litecnn_ser.transforms import HINT_TARGETS, TEACHER_LOGITS
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,9 @@ import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes:
 from data.audio import SAMPLING_RATE, load_audio
 from data.functionals import cache_dir_of, cached_functionals, clips_digest, file_digest, save_npz_atomically
 from data.views import View, apply_view
-from feature_teacher import FeatureTeacher, is_feature_teacher
-from training_utils import TRAINING_DATA_KEY, AudioCollator
+from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
+from litecnn_ser.splits import TRAINING_DATA_KEY
+from litecnn_ser.transforms import AudioCollator
 
 logger = logging.getLogger(__name__)
 

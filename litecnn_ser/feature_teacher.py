@@ -34,7 +34,7 @@ from sklearn.svm import SVC
 
 from data.functionals import cached_functionals, file_digest
 from data.views import View
-from speaker_adaptation import normalize_by_speaker
+from litecnn_ser.speaker_adaptation import normalize_by_speaker
 
 TEACHER_CONFIG = "teacher_config.json"
 CLASSIFIER_FILE = "classifier.joblib"
