@@ -10,12 +10,14 @@ export HF_HUB_OFFLINE ?= 1
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first and alone: on a CPU machine this takes the CPU wheel; GPU users install their own torch before.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.txt
+	# the project itself (litecnn_ser, data, the model files), editable; its pinned dependencies are already in
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # The demo page's extra dependencies (gradio, selenium); its browser test also needs Debian's chromium and
@@ -53,20 +55,21 @@ bench: setup
 app: setup-demo
 	$(PY) app.py --model $(DEMO)/student
 
-# Peak memory and real-time factor: PyTorch vs the torch-free runtime (STUDENT and EXPORT from export.py)
+# Peak memory and real-time factor: PyTorch vs the torch-free runtime (STUDENT and EXPORT from export.py);
+# experiments/results/deploy_bench.json
 STUDENT ?= runs/s_long_distilled_plainensemble_oof_seed42
 EXPORT ?= runs/export
 bench-deploy: setup
 	$(PY) export.py $(STUDENT) $(EXPORT) --data_dir $(DATA) --int8
-	$(PY) scripts/bench_deploy.py $(STUDENT) $(EXPORT) --data_dir $(DATA)
+	$(PY) experiments/deploy/bench_deploy.py $(STUDENT) $(EXPORT) --data_dir $(DATA)
 
-# Table 1 on real CREMA-D (about 2 hours on 2 cores; the README's run used SPEAKER_EPOCHS=15); numbers land in results/
+# Table 1 on real CREMA-D (about 2 hours on 2 cores; the README's run used SPEAKER_EPOCHS=15); numbers land in experiments/results/
 results: setup
-	bash scripts/table1.sh $(DATA)
+	bash experiments/table1/table1.sh $(DATA)
 
 # Classical teachers + LiteCNN distilled vs from scratch over 3 seeds, speaker split (about 2 hours on 2 cores)
 cpu-distillation: setup
-	bash scripts/cpu_distillation.sh $(DATA)
+	bash experiments/cpu_distillation/cpu_distillation.sh $(DATA)
 
 clean:
 	rm -rf $(DEMO) runs .pytest_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Size, compute and speed of LiteCNN against wav2vec2 teachers, in one process, on the CPU.
 
-    python bench.py                 # the table, and results/bench.json
+    python bench.py                 # the table, and experiments/results/bench.json
     python bench.py --runs 20       # quicker, noisier
 
 For each model: parameters, fp32 safetensors size on disk, multiply-accumulates (MACs) per second of audio,
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch", type=int, default=32, help="batch size of the throughput measurement")
     parser.add_argument("--no_large", action="store_true", help="skip the 315M-parameter wav2vec2-large")
     parser.add_argument("--variants", action="store_true", help="also time LiteCNN layouts of the same size")
-    parser.add_argument("--output", default="results/bench.json", help="where the JSON goes")
+    parser.add_argument("--output", default="experiments/results/bench.json", help="where the JSON goes")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

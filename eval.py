@@ -23,77 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-import numpy as np
-
-from data.cremad import CremaDError, split_cremad
-from data.sources import KINDS, load_sources
-from data.views import View
-from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
-from litecnn_ser.speaker_adaptation import centre_log_probabilities
-from litecnn_ser.splits import TRAINING_DATA_KEY
-
-SUBSETS = ("all", "validation")
-HEADLINE = ("accuracy", "uar", "macro_f1")
-
-
-def load_scorer(model_id: str, batch_size: int):
-    """(dataset -> logits, labels, the model's training-data record, how it hears the clips) for any kind of model.
-
-    A model's scorer also takes a `View` of the clips (default: as it was evaluated in training); a classical
-    teacher's takes none (it hears whole clips)."""
-    from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
-
-    if is_feature_teacher(model_id):
-        teacher = FeatureTeacher.from_pretrained(model_id)
-        heard = "whole clips, openSMILE functionals"
-        if teacher.speaker_normalization:
-            heard += ", features standardised per speaker (uses each speaker's other clips)"
-        return teacher.logits, teacher.labels, teacher.config.get("training_data") or {}, heard
-
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
-
-    import modeling_litecnn  # noqa: F401  (LiteCNN folders saved without remote code)
-    from litecnn_ser.teachers import compute_model_logits
-
-    model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
-    feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)
-    record = getattr(model.config, TRAINING_DATA_KEY, None) or {}
-    window = record.get("eval_max_duration_s") or record.get("max_duration_s")
-
-    def score(dataset, view: View | None = None):
-        return compute_model_logits(model, feature_extractor, dataset, view or View(1.0, 0.0, window), batch_size)
-
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return score, labels, record, f"first {window:g} s of each clip" if window else "whole clips"
-
-
-def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: str):
-    if subset == "all":
-        return corpus
-    if not record.get("split"):
-        raise SystemExit(f"error: --subset validation: {model_id} does not record the split it was trained on")
-    same_data = record.get("data_dir") == str(Path(data_dir).resolve())
-    if "corpus" in corpus.column_names and not same_data:  # CREMA-D may have moved; other data must be the same
-        raise SystemExit(
-            f"error: --subset validation: {model_id} was validated on {record.get('data_dir')}, not on {data_dir}"
-        )
-    splits = split_cremad(corpus, record["split"], record["test_size"], record["seed"])
-    return splits["validation"]
-
-
-def report(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
-    return {"num_clips": int(len(labels)), **metrics_from_logits(logits, labels, names)}
-
-
-def to_model_labels(dataset, names: list[str], model_id: str) -> np.ndarray:
-    """The clips' labels as the model's class indices (the data may hold fewer of the model's labels, not others)."""
-    data_names = dataset.features["label"].names
-    unknown = [name for name in data_names if name not in names]
-    if unknown:
-        raise SystemExit(f"error: {model_id} predicts {names}; the data's labels {unknown} are not among them")
-    return np.array([names.index(name) for name in data_names])[np.asarray(dataset["label"], dtype=int)]
+from data.sources import KINDS
+from litecnn_ser.evaluation import HEADLINE, SUBSETS, EvaluationError, evaluate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,44 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        spec = f"{args.corpus}={args.data_dir}" if args.corpus else args.data_dir
-        corpus, reports = load_sources([spec], args.dataset_cache_dir)
-        preparation = reports[spec]
-    except (FileNotFoundError, CremaDError) as error:
-        print(f"error: {args.data_dir}: {error}", file=sys.stderr)
+        results = evaluate(
+            args.model,
+            args.data_dir,
+            corpus=args.corpus,
+            subset=args.subset,
+            speaker_adaptation=args.speaker_adaptation,
+            batch_size=args.batch_size,
+            dataset_cache_dir=args.dataset_cache_dir,
+            output_dir=args.output_dir,
+        )
+    except EvaluationError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    try:
-        score, names, record, heard = load_scorer(args.model, args.batch_size)
-    except (OSError, ValueError) as error:
-        print(f"error: cannot load the model {args.model!r}: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
-    dataset = select_subset(corpus, args.subset, record, args.model, args.data_dir)
-    labels = to_model_labels(dataset, names, args.model)
-    logits = score(dataset)
-
-    results = {
-        "model": args.model,
-        "data_dir": str(Path(args.data_dir).resolve()),
-        "subset": args.subset,
-        "heard": heard,
-        "corpus": dataset[0]["corpus"] if "corpus" in dataset.column_names else "cremad",
-        "class_balance": {name: int(np.sum(labels == index)) for index, name in enumerate(names)},
-        "skipped": [{"file": name, "reason": reason} for name, reason in preparation.skipped],
-        "metrics": report(logits, labels, names),
-    }
-    if args.speaker_adaptation:
-        if None in list(dataset["actor_id"]):
-            raise SystemExit(f"error: --speaker_adaptation: {args.data_dir} does not say who speaks each clip")
-        adapted = centre_log_probabilities(logits, dataset["actor_id"])
-        results["speaker_adapted"] = report(adapted, labels, names)
-        results["speaker_adaptation"] = "log-probabilities centred per actor (file name), unlabelled clips"
-    if args.output_dir:
-        output = Path(args.output_dir)
-        output.mkdir(parents=True, exist_ok=True)
-        (output / "eval_results.json").write_text(json.dumps(results, indent=1))
-        save_confusion_matrix(labels, logits.argmax(-1), names, output)
-        if args.speaker_adaptation:
-            save_confusion_matrix(labels, adapted.argmax(-1), names, output / "speaker_adapted")
 
     if args.json:
         print(json.dumps(results))

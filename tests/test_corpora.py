@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT
 
 import eval as eval_script
 from data.corpora import CorpusError, detect_corpus, prepare_corpus
 from data.cremad import EMOTIONS
-
-sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def _clip(path, rate: int, seed: int) -> None:

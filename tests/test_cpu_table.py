@@ -1,16 +1,11 @@
-"""scripts/cpu_table.py --leads: the epoch-range means and leads the README quotes for its curves."""
+"""experiments/cpu_distillation/cpu_table.py --leads: the epoch-range means and leads the README quotes for its curves."""
 
 from __future__ import annotations
 
 import json
-import sys
 
+import cpu_table
 import pytest
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import cpu_table  # noqa: E402
 
 
 def _write_run(results, name: str, curve: list[float]) -> None:

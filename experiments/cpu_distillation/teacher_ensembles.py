@@ -1,6 +1,6 @@
 """Validation accuracy of teacher ensembles (mean probability, as `train_student.py --teacher A B` combines them).
 
-python scripts/teacher_ensembles.py [DATA_DIR]      # after scripts/cpu_distillation.sh trained the teachers
+python experiments/cpu_distillation/teacher_ensembles.py [DATA_DIR]    # after cpu_distillation.sh trained the teachers
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from data.cremad import prepare_cremad, split_cremad  # noqa: E402
-from teachers import ensemble_logits, open_teacher  # noqa: E402
-from training_utils import metrics_from_logits  # noqa: E402
+from data.cremad import prepare_cremad, split_cremad
+from litecnn_ser.metrics import metrics_from_logits
+from litecnn_ser.teachers import ensemble_logits, open_teacher
 
 ENSEMBLES = {
     "per-speaker normalised: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp_spk", "t_egemaps_svm_spk"),
@@ -34,7 +33,9 @@ def main() -> None:
     labels = np.asarray(validation["label"])
     for name, members in ENSEMBLES.items():
         if not all(Path(f"runs/{member}").is_dir() for member in members):
-            print(f"{name}: not all of {', '.join(members)} are in runs/ (scripts/cpu_distillation.sh trains them)")
+            print(
+                f"{name}: not all of {', '.join(members)} are in runs/ (experiments/cpu_distillation/cpu_distillation.sh trains them)"
+            )
             continue
         logits = ensemble_logits([open_teacher(f"runs/{member}").logits(validation) for member in members])
         metrics = metrics_from_logits(logits, labels)

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Table 1 on real CREMA-D: LiteCNN from scratch, a teacher, and LiteCNN distilled from it, on both splits.
-#   bash scripts/table1.sh [DATA_DIR]        (about 90 minutes on 2 CPU cores; the README's run: SPEAKER_EPOCHS=15)
-# Each run writes runs/<name>/ and copies its metrics, confusion matrix and command to results/<name>/.
+#   bash experiments/table1/table1.sh [DATA_DIR]        (about 90 minutes on 2 CPU cores; the README's run: SPEAKER_EPOCHS=15)
+# Each run writes runs/<name>/ and copies its metrics, confusion matrix and command to experiments/results/<name>/.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 DATA=${1:-../shared/datasets/crema-d/AudioFLAC}
 EPOCHS=${EPOCHS:-25}
 SPEAKER_EPOCHS=${SPEAKER_EPOCHS:-$EPOCHS}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-10}
 PY=${PY:-.venv/bin/python}
 COMMON=(--data_dir "$DATA" --disable_tqdm true --save_total_limit 1 --dataloader_pin_memory false)
-source scripts/run_step.sh
+source experiments/run_step.sh
 
 for split in stratified speaker; do
   epochs=$([ "$split" = speaker ] && echo "$SPEAKER_EPOCHS" || echo "$EPOCHS")

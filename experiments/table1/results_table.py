@@ -1,6 +1,7 @@
-"""The README's Results table, from results/*/all_results.json (written by scripts/table1.sh and beyond.sh).
+"""The README's Results table, from experiments/results/*/all_results.json (written by
+experiments/table1/table1.sh and beyond.sh).
 
-python scripts/results_table.py            # prints Markdown
+python experiments/table1/results_table.py            # prints Markdown
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from model_card import PAPER  # noqa: E402  (one place for the paper's numbers)
+from litecnn_ser.model_card import PAPER  # one place for the paper's numbers
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 ROWS = [  # (run name, what it is, the paper's number for it: its protocol is the stratified split)

@@ -5,7 +5,7 @@ The out-of-fold accuracy on the training clips is how often the student's soft l
 0.561 on the validation actors from it, 0.573 with the feature hint (0.570 with the hint and no teacher), and
 soft labels right on 62.0% (the per-speaker teacher's) gave them nothing more.
 
-python scripts/teacher_confidence.py [DATA_DIR]     # after scripts/cpu_distillation.sh trained the teachers
+python experiments/cpu_distillation/teacher_confidence.py [DATA_DIR]   # after cpu_distillation.sh trained the teachers
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from data.cremad import prepare_cremad, split_cremad  # noqa: E402
-from feature_teacher import FeatureTeacher  # noqa: E402
-from teachers import ensemble_logits  # noqa: E402
+from data.cremad import prepare_cremad, split_cremad
+from litecnn_ser.feature_teacher import FeatureTeacher
+from litecnn_ser.teachers import ensemble_logits
 
 TEACHERS = ("t_compare_mlp_spk", "t_compare_mlp", "t_egemaps_svm_spk", "t_egemaps_svm")
 # the 0.605 ensemble (no speaker statistics) that the students of the README distil, combined as train_student.py does
@@ -38,7 +37,7 @@ def main() -> None:
     logits = {}
     for name in dict.fromkeys(TEACHERS + ENSEMBLE):
         if not (Path("runs") / name).is_dir():
-            print(f"{name}: not in runs/ (scripts/cpu_distillation.sh trains it)")
+            print(f"{name}: not in runs/ (experiments/cpu_distillation/cpu_distillation.sh trains it)")
             continue
         teacher = FeatureTeacher.from_pretrained(Path("runs") / name)
         logits[name] = {"in-sample": teacher.logits(train), "out-of-fold": teacher.out_of_fold_logits(ids)}

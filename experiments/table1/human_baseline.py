@@ -1,18 +1,16 @@
 """How often CREMA-D's voice-only crowd majority vote names the acted emotion, on the corpus and on each
 validation split (the human reference beside the model numbers).
 
-    python scripts/human_baseline.py [DATA_DIR]
+    python experiments/table1/human_baseline.py [DATA_DIR]
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from data.cremad import prepare_cremad, split_cremad  # noqa: E402
+from data.cremad import prepare_cremad, split_cremad
 
 
 def agreement(dataset) -> float:

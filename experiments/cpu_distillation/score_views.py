@@ -1,6 +1,6 @@
 """Does scoring several views of a clip beat scoring the whole clip? Saved students on their validation clips.
 
-    python scripts/score_views.py runs/s_long_ms_scratch_seed42 runs/s_long_ms_distilled_ens4_oof_seed42
+    python experiments/cpu_distillation/score_views.py runs/s_long_ms_scratch_seed42 runs/s_long_ms_distilled_ens4_oof_seed42
 
 For each model: accuracy on the whole clip (the first 6 s, as `eval.py` scores it), at speeds 0.9 and 1.1, on 2 s
 windows from 0, 0.5, 1, 1.5, 2 and 3 s (moved back to fit the clip, as in training), and of the mean log-probability
@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 from scipy.special import log_softmax
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data.sources import load_sources  # noqa: E402
-from data.views import View  # noqa: E402
-from eval import load_scorer, select_subset, to_model_labels  # noqa: E402
-from feature_teacher import is_feature_teacher  # noqa: E402
+from data.sources import load_sources
+from data.views import View
+from litecnn_ser.evaluation import load_scorer, select_subset, to_model_labels
+from litecnn_ser.feature_teacher import is_feature_teacher
 
 WHOLE_S = 6.0
 WINDOW_S = 2.0

@@ -1,12 +1,13 @@
 """Peak memory of a one-clip run and real-time factor of streaming a 10-minute recording, each in a fresh process.
 
-    python scripts/bench_deploy.py STUDENT EXPORT_DIR [--data_dir CREMA-D/AudioFLAC] [--threads 2]
+    python experiments/deploy/bench_deploy.py STUDENT EXPORT_DIR [--data_dir CREMA-D/AudioFLAC] [--threads 2]
 
 STUDENT is the folder `predict.py` loads (PyTorch + transformers); EXPORT_DIR holds `export.py`'s model.onnx and
-model_int8.onnx, which `litecnn_onnx.py` runs (onnxruntime, numpy, soundfile, soxr). Each command runs as its own
-process: peak memory is the process's maximum resident set size (`wait4`), wall time includes start-up. The 10-minute
-recording is real clips of `--data_dir` one after another (16 kHz FLAC, written to a temporary folder), streamed with
-the model's window and a hop of half a window. Writes results/deploy_bench.json and prints a Markdown table.
+model_int8.onnx, which `python -m litecnn_ser.onnx_runtime` runs (onnxruntime, numpy, soundfile, soxr). Each command
+runs as its own process: peak memory is the process's maximum resident set size (`wait4`), wall time includes
+start-up. The 10-minute recording is real clips of `--data_dir` one after another (16 kHz FLAC, written to a
+temporary folder), streamed with the model's window and a hop of half a window. Writes
+experiments/results/deploy_bench.json and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from data.audio import SAMPLING_RATE, AudioDecodeError, load_audio
 
-from data.audio import SAMPLING_RATE, AudioDecodeError, load_audio  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository: the commands run from here."""
 
 
 def measure(command: list[str]) -> dict:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "datasets" / "crema-d" / "AudioFLAC"))
     parser.add_argument("--threads", type=int, default=2, help="threads of every runtime (the phone-class budget)")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the streamed recording")
-    parser.add_argument("--output", default=str(ROOT / "results" / "deploy_bench.json"))
+    parser.add_argument("--output", default=str(ROOT / "experiments" / "results" / "deploy_bench.json"))
     args = parser.parse_args(argv)
     python, export_dir = sys.executable, Path(args.export_dir)
     clip = sorted(Path(args.data_dir).glob("*.flac"))[0] if Path(args.data_dir).is_dir() else None
@@ -79,16 +80,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     runtimes = {
         "predict.py (PyTorch + transformers)": [python, "predict.py", args.student],
-        "litecnn_onnx.py fp32": [
+        "litecnn_ser.onnx_runtime fp32": [
             python,
-            "litecnn_onnx.py",
+            "-m",
+            "litecnn_ser.onnx_runtime",
             str(export_dir / "model.onnx"),
             "--threads",
             str(args.threads),
         ],
-        "litecnn_onnx.py int8": [
+        "litecnn_ser.onnx_runtime int8": [
             python,
-            "litecnn_onnx.py",
+            "-m",
+            "litecnn_ser.onnx_runtime",
             str(export_dir / "model_int8.onnx"),
             "--threads",
             str(args.threads),

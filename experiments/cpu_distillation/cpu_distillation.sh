@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # Distillation worth doing on a CPU (speaker split, 10 unseen actors): classical teachers, then LiteCNN from scratch
 # vs distilled with the same recipe (configs/student_recipe.json), over seeds. Two runs at a time, one thread each.
-#   bash scripts/cpu_distillation.sh [DATA_DIR]        SEEDS="42 1 2" by default
+#   bash experiments/cpu_distillation/cpu_distillation.sh [DATA_DIR]        SEEDS="42 1 2" by default
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 DATA=${1:-../shared/datasets/crema-d/AudioFLAC}
 PY=${PY:-.venv/bin/python}
 SEEDS=${SEEDS:-"42 1 2"}
 COMMON=(configs/student_recipe.json --data_dir "$DATA" --disable_tqdm true)
-source scripts/run_step.sh
+source experiments/run_step.sh
 
-# teacher NAME ARGS...: a classical teacher into runs/NAME, its metrics and command into results/NAME.
+# teacher NAME ARGS...: a classical teacher into runs/NAME, its metrics and command into $RESULTS/NAME.
 teacher() {
   local name=$1; shift
-  if [ -f "results/$name/eval_results.json" ]; then echo "== $name: done already"; return; fi
-  mkdir -p "results/$name"
+  if [ -f "$RESULTS/$name/eval_results.json" ]; then echo "== $name: done already"; return; fi
+  mkdir -p "$RESULTS/$name"
   local start=$SECONDS
   $PY train_feature_teacher.py --data_dir "$DATA" --split speaker --output_dir "runs/$name" "$@" > "runs/$name.log" 2>&1
-  cp "runs/$name/eval_results.json" "runs/$name/confusion_matrix.json" "runs/$name/confusion_matrix.png" "results/$name/"
-  printf '{"command": "%s", "wall_time_s": %d}\n' "$PY train_feature_teacher.py --data_dir $DATA --split speaker --output_dir runs/$name $*" $((SECONDS - start)) > "results/$name/run.json"
+  cp "runs/$name/eval_results.json" "runs/$name/confusion_matrix.json" "runs/$name/confusion_matrix.png" "$RESULTS/$name/"
+  printf '{"command": "%s", "wall_time_s": %d}\n' "$PY train_feature_teacher.py --data_dir $DATA --split speaker --output_dir runs/$name $*" $((SECONDS - start)) > "$RESULTS/$name/run.json"
 }
 
 teacher t_egemaps_svm --feature_set eGeMAPSv02 --classifier svm --oof_folds 5
@@ -87,7 +87,7 @@ run s_whole_distilled_plainensemble_oof_seed42 train_student.py "${WHOLE[@]}" "$
 run s_long_distilled_a01_oof_seed2 train_student.py "${LONG[@]}" "${PLAIN[@]}" --alpha 0.1 --seed 2 &
 wait
 # The ComParE MLP's other fitting seeds with out-of-fold logits, for a 4-member ensemble without speaker statistics
-# (ComParE MLP x 3 seeds + eGeMAPS SVM: 0.605 on the validation actors, python scripts/teacher_ensembles.py).
+# (ComParE MLP x 3 seeds + eGeMAPS SVM: 0.605 on the validation actors, python experiments/cpu_distillation/teacher_ensembles.py).
 for seed in 1 2; do
   teacher "t_compare_mlp_oof_seed$seed" --feature_set ComParE_2016 --classifier mlp --C 100 --oof_folds 5 \
     --split_seed 42 --seed "$seed"
@@ -112,8 +112,8 @@ for seed in 42 1 2; do
 done
 # A longer schedule: 40 epochs instead of the recipe's 20 (the cosine stretched over 40), both arms, mean+std pooling,
 # about 45-55 min a run alone. The seed-42 from-scratch twin was interrupted in
-# epoch 8 and resumed exactly from the end of epoch 7 (checkpoint-714; its results/*/run.json says so); `run`
-# (scripts/run_step.sh) now resumes any interrupted run from its newest checkpoint the same way.
+# epoch 8 and resumed exactly from the end of epoch 7 (checkpoint-714; its experiments/results/*/run.json says so); `run`
+# (experiments/run_step.sh) now resumes any interrupted run from its newest checkpoint the same way.
 for seed in 42 1 2; do
   run "s_long_ms_distilled_ens4_oof_e40_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" "${ENS4[@]}" \
     --num_train_epochs 40 --seed "$seed"
@@ -148,7 +148,7 @@ for seed in 42 1 2; do
 done
 # The 7-block student distilled from the per-speaker normalised ComParE MLP (0.671 with a validation speaker's other
 # clips), out-of-fold: its soft labels are right on 62.0% of the training clips against the 0.605 ensemble's 56.1%
-# (python scripts/teacher_confidence.py). The student never sees speaker statistics; only its training targets do.
+# (python experiments/cpu_distillation/teacher_confidence.py). The student never sees speaker statistics; only its training targets do.
 run s_long_deep_distilled_spk_oof_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" --teacher runs/t_compare_mlp_spk \
   --teacher_logits out_of_fold --seed 42
 # The feature hint at weight 3 (the 3-block students' steadiest lever) on the 7-block student, the 0.605 ensemble

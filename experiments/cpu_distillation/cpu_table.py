@@ -1,13 +1,14 @@
-"""The README's "Distillation on a CPU" tables, from results/t_* (teachers) and results/s_*_seed* (students).
+"""The README's "Distillation on a CPU" tables, from experiments/results/t_* (teachers) and
+experiments/results/s_*_seed* (students).
 
-    python scripts/cpu_table.py                 # prints Markdown
-    python scripts/cpu_table.py --curves results/cpu_curves.png   # and plots validation accuracy per epoch
-    python scripts/cpu_table.py --leads         # and the curves' means over epoch ranges, and leads over scratch
+    python experiments/cpu_distillation/cpu_table.py            # prints Markdown
+    python experiments/cpu_distillation/cpu_table.py --curves experiments/results/cpu_curves.png   # + accuracy curves
+    python experiments/cpu_distillation/cpu_table.py --leads    # + the curves' means over epoch ranges, leads over scratch
 
 Students are grouped by run name without the seed (`s_scratch_seed1` -> `s_scratch`): mean and sample standard
 deviation over the seeds present; wall time is the mean over the runs that were not resumed from a checkpoint.
-"Last epoch" comes from `results/<run>/trainer_state.json` (copied by `scripts/run_step.sh` since this column exists;
-n/a for older runs). `results/<run>/speaker_adapted.json` (written by `scripts/speaker_adaptation.sh` with
+"Last epoch" comes from `experiments/results/<run>/trainer_state.json` (copied by `experiments/run_step.sh` since this
+column exists; n/a for older runs). `experiments/results/<run>/speaker_adapted.json` (written by `speaker_adaptation.sh` with
 `eval.py --speaker_adaptation`) adds the speaker-adapted column.
 """
 
@@ -71,7 +72,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 def teacher_table() -> list[str]:
-    """One row per teacher: `results/NAME` (seed 42) and `results/NAME_seedN` (other fitting seeds, same split)."""
+    """One row per teacher: `experiments/results/NAME` (seed 42) and `.../NAME_seedN` (other fitting seeds, same split)."""
     lines = [
         "| teacher | uses a speaker's other clips | seeds | accuracy | UAR | macro-F1 | wall time (seed 42) |",
         "|---|---|---:|---:|---:|---:|---:|",

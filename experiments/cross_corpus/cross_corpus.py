@@ -1,6 +1,7 @@
-"""Cross-corpus table: each model scored on each corpus, as is and with per-speaker adaptation, by eval.py.
+"""Cross-corpus table: each model scored on each corpus, as is and with per-speaker adaptation, by eval.py's
+`litecnn_ser.evaluation.evaluate`.
 
-    python scripts/cross_corpus.py --models runs/student runs/t_egemaps_svm_spk \
+    python experiments/cross_corpus/cross_corpus.py --models runs/student runs/t_egemaps_svm_spk \
         --corpora cremad=../shared/datasets/crema-d/AudioFLAC ravdess=RAVDESS/ savee=SAVEE/ tess=TESS/
 
 Rows: "trained on X" (the corpus recorded in the model's training data: `cremad` for every real model this
@@ -8,23 +9,19 @@ project trains today, `synthetic` for the test corpus), "tested on Y", accuracy 
 (each speaker's mean log-probability removed, using that speaker's other clips: not a one-clip number), and the
 test set's class balance (chance is 1/6 only on a balanced set). On its own training corpus a model is scored on
 every clip, its training clips included: use `eval.py --subset validation` for its held-out number.
-Writes results/cross_corpus.json and prints Markdown.
+Writes experiments/results/cross_corpus.json and prints Markdown.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from data.corpora import CORPORA
+from litecnn_ser.evaluation import EvaluationError, evaluate
 
-import eval as eval_script  # noqa: E402
-from data.corpora import CORPORA  # noqa: E402
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def parse_corpora(items: list[str]) -> dict[str, str]:
@@ -52,7 +49,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--models", nargs="+", required=True, help="student or teacher folders (or hub ids)")
     parser.add_argument("--corpora", nargs="+", required=True, help="NAME=FOLDER pairs, NAME in " + ", ".join(CORPORA))
     parser.add_argument("--dataset_cache_dir", help="where the decoded-audio caches live (default: datasets')")
-    parser.add_argument("--output", default=str(ROOT / "results" / "cross_corpus.json"))
+    parser.add_argument("--output", default=str(RESULTS / "cross_corpus.json"))
     args = parser.parse_args(argv)
     corpora = parse_corpora(args.corpora)
 
@@ -61,12 +58,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for corpus, folder in corpora.items():
             command = [model, folder, "--corpus", corpus, "--speaker_adaptation", "--json"]
             command += ["--dataset_cache_dir", args.dataset_cache_dir] if args.dataset_cache_dir else []
-            output = io.StringIO()
-            with contextlib.redirect_stdout(output):
-                status = eval_script.main(command)
-            if status != 0:
-                raise SystemExit(f"error: python eval.py {' '.join(command)} failed (exit status {status})")
-            result = json.loads(output.getvalue())
+            try:
+                result = evaluate(
+                    model,
+                    folder,
+                    corpus=corpus,
+                    speaker_adaptation=True,
+                    dataset_cache_dir=args.dataset_cache_dir,
+                )
+            except EvaluationError as error:
+                raise SystemExit(f"error: python eval.py {' '.join(command)} failed: {error}") from None
             rows.append(
                 {
                     "model": model,

@@ -1,0 +1,135 @@
+"""Scoring a saved model (a LiteCNN, any transformers audio classifier, a classical teacher) on a folder of clips:
+accuracy, UAR, macro-F1, per-class recall, optionally per-speaker centred scores, and the confusion matrix. The
+library behind `eval.py`; experiments call `evaluate` directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from data.cremad import CremaDError, split_cremad
+from data.sources import load_sources
+from data.views import View
+from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
+from litecnn_ser.speaker_adaptation import centre_log_probabilities
+from litecnn_ser.splits import TRAINING_DATA_KEY
+
+SUBSETS = ("all", "validation")
+HEADLINE = ("accuracy", "uar", "macro_f1")
+
+
+class EvaluationError(Exception):
+    """Data or a model that cannot be loaded, with what to tell the user (`eval.py` exits with status 2)."""
+
+
+def evaluate(
+    model_id: str,
+    data_dir: str,
+    corpus: str | None = None,
+    subset: str = "all",
+    speaker_adaptation: bool = False,
+    batch_size: int = 16,
+    dataset_cache_dir: str | None = None,
+    output_dir: str | Path | None = None,
+) -> dict:
+    """The model's metrics on the folder's clips (every clip, or its validation clips), as `eval.py --json` prints
+    them; with `output_dir`, also eval_results.json and the confusion matrix (JSON, PNG) there."""
+    try:
+        spec = f"{corpus}={data_dir}" if corpus else data_dir
+        clips, reports = load_sources([spec], dataset_cache_dir)
+        preparation = reports[spec]
+    except (FileNotFoundError, CremaDError) as error:
+        raise EvaluationError(f"{data_dir}: {error}") from None
+    try:
+        score, names, record, heard = load_scorer(model_id, batch_size)
+    except (OSError, ValueError) as error:
+        raise EvaluationError(f"cannot load the model {model_id!r}: {str(error).splitlines()[0]}") from None
+    dataset = select_subset(clips, subset, record, model_id, data_dir)
+    labels = to_model_labels(dataset, names, model_id)
+    logits = score(dataset)
+
+    results = {
+        "model": model_id,
+        "data_dir": str(Path(data_dir).resolve()),
+        "subset": subset,
+        "heard": heard,
+        "corpus": dataset[0]["corpus"] if "corpus" in dataset.column_names else "cremad",
+        "class_balance": {name: int(np.sum(labels == index)) for index, name in enumerate(names)},
+        "skipped": [{"file": name, "reason": reason} for name, reason in preparation.skipped],
+        "metrics": report(logits, labels, names),
+    }
+    if speaker_adaptation:
+        if None in list(dataset["actor_id"]):
+            raise SystemExit(f"error: --speaker_adaptation: {data_dir} does not say who speaks each clip")
+        adapted = centre_log_probabilities(logits, dataset["actor_id"])
+        results["speaker_adapted"] = report(adapted, labels, names)
+        results["speaker_adaptation"] = "log-probabilities centred per actor (file name), unlabelled clips"
+    if output_dir:
+        output = Path(output_dir)
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "eval_results.json").write_text(json.dumps(results, indent=1))
+        save_confusion_matrix(labels, logits.argmax(-1), names, output)
+        if speaker_adaptation:
+            save_confusion_matrix(labels, adapted.argmax(-1), names, output / "speaker_adapted")
+    return results
+
+
+def load_scorer(model_id: str, batch_size: int):
+    """(dataset -> logits, labels, the model's training-data record, how it hears the clips) for any kind of model.
+
+    A model's scorer also takes a `View` of the clips (default: as it was evaluated in training); a classical
+    teacher's takes none (it hears whole clips)."""
+    from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
+
+    if is_feature_teacher(model_id):
+        teacher = FeatureTeacher.from_pretrained(model_id)
+        heard = "whole clips, openSMILE functionals"
+        if teacher.speaker_normalization:
+            heard += ", features standardised per speaker (uses each speaker's other clips)"
+        return teacher.logits, teacher.labels, teacher.config.get("training_data") or {}, heard
+
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    import modeling_litecnn  # noqa: F401  (LiteCNN folders saved without remote code)
+    from litecnn_ser.teachers import compute_model_logits
+
+    model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
+    feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)
+    record = getattr(model.config, TRAINING_DATA_KEY, None) or {}
+    window = record.get("eval_max_duration_s") or record.get("max_duration_s")
+
+    def score(dataset, view: View | None = None):
+        return compute_model_logits(model, feature_extractor, dataset, view or View(1.0, 0.0, window), batch_size)
+
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return score, labels, record, f"first {window:g} s of each clip" if window else "whole clips"
+
+
+def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: str):
+    if subset == "all":
+        return corpus
+    if not record.get("split"):
+        raise SystemExit(f"error: --subset validation: {model_id} does not record the split it was trained on")
+    same_data = record.get("data_dir") == str(Path(data_dir).resolve())
+    if "corpus" in corpus.column_names and not same_data:  # CREMA-D may have moved; other data must be the same
+        raise SystemExit(
+            f"error: --subset validation: {model_id} was validated on {record.get('data_dir')}, not on {data_dir}"
+        )
+    splits = split_cremad(corpus, record["split"], record["test_size"], record["seed"])
+    return splits["validation"]
+
+
+def report(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
+    return {"num_clips": int(len(labels)), **metrics_from_logits(logits, labels, names)}
+
+
+def to_model_labels(dataset, names: list[str], model_id: str) -> np.ndarray:
+    """The clips' labels as the model's class indices (the data may hold fewer of the model's labels, not others)."""
+    data_names = dataset.features["label"].names
+    unknown = [name for name in data_names if name not in names]
+    if unknown:
+        raise SystemExit(f"error: {model_id} predicts {names}; the data's labels {unknown} are not among them")
+    return np.array([names.index(name) for name in data_names])[np.asarray(dataset["label"], dtype=int)]
