@@ -7,6 +7,10 @@ weights, so `AutoModel.from_pretrained(repo, trust_remote_code=True)` works with
 Padding: `attention_mask` marks the real samples of each clip. Every layer's output frames that depend only on
 real samples are computed exactly as for the clip alone; the others are zeroed before the next convolution and
 left out of the global pooling, so in eval mode a padded batch gives the same logits as each clip on its own.
+
+Half precision: the frame masks are applied with `masked_fill` (no float32 tensor meets the hidden states) and the
+global pooling takes its sums in float32, so a model loaded with `dtype=torch.bfloat16` or `torch.float16` runs
+with an `attention_mask`, and a float16 sum over a long clip cannot overflow.
 """
 
 from __future__ import annotations
@@ -148,13 +152,23 @@ class LiteCNNModel(LiteCNNPreTrainedModel):
         self,
         input_values: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling | tuple:
         """`input_values` (B, T): normalised 16 kHz audio; `attention_mask` (B, T): 1 for real samples, 0 for padding.
 
         Inputs shorter than `min_input_length` are zero-padded to it (zero is the mean after normalisation), so any
-        length gives a defined result."""
+        length gives a defined result.
+
+        With `output_hidden_states` (or `config.output_hidden_states`), `hidden_states` is a tuple of
+        `1 + len(config.block_channels)` tensors, as in transformers' CNNs (ResNet, ConvNext): the stem's output
+        (B, stem_channels, F_0), then each block's output (B, block_channels[i], F_{i+1}); the last one is
+        `last_hidden_state`. They are the layers' outputs as computed: in a padded batch, the frames of clip b past
+        `frame_lengths(lengths)[i][b]` are padding (the next layer sees them zeroed). With `return_dict=False` the
+        output is `(last_hidden_state, pooler_output)`, plus `hidden_states` when asked for."""
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if input_values.dim() != 2:
             raise ValueError(f"input_values must be (batch, samples), got shape {tuple(input_values.shape)}")
@@ -163,40 +177,56 @@ class LiteCNNModel(LiteCNNPreTrainedModel):
         if samples < min_length:
             input_values = nn.functional.pad(input_values, (0, min_length - samples))
         lengths = None
-        if attention_mask is not None:
-            lengths = self.frame_lengths(attention_mask.sum(-1).clamp(min=min_length))
+        if attention_mask is not None:  # counted as integers: a float mask in half precision would round the sum
+            lengths = self.frame_lengths((attention_mask != 0).sum(-1).clamp(min=min_length))
 
         hidden = self.stem(input_values[:, None, :])  # (B, C0, F0)
+        hidden_states = (hidden,) if output_hidden_states else None
         for index, block in enumerate(self.blocks):
             if lengths is not None:  # zero the frames that padding reached, before the "same"-padded depthwise conv
-                hidden = hidden * _frame_mask(lengths[index], hidden.shape[-1])[:, None, :]
+                hidden = hidden.masked_fill(~_frame_mask(lengths[index], hidden.shape[-1])[:, None, :], 0.0)
             hidden = block(hidden)  # (B, C_i, F_i)
+            if hidden_states is not None:
+                hidden_states += (hidden,)
         pooled = self._pool(hidden, None if lengths is None else lengths[-1])  # (B, hidden_size)
 
         if not return_dict:
-            return (hidden, pooled)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled)
+            return (hidden, pooled) if hidden_states is None else (hidden, pooled, hidden_states)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden, pooler_output=pooled, hidden_states=hidden_states)
+
+    def pool(self, last_hidden_state: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The pooled embedding (B, hidden_size) of a `last_hidden_state` (or `hidden_states[-1]`) computed with
+        this `attention_mask`: equal to the forward's `pooler_output`, for callers that hold only the hidden states."""
+        lengths = None
+        if attention_mask is not None:
+            sample_lengths = (attention_mask != 0).sum(-1).clamp(min=self.min_input_length)
+            lengths = self.frame_lengths(sample_lengths)[-1]
+        return self._pool(last_hidden_state, lengths)
 
     def _pool(self, hidden: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         mean_std = self.config.pooling == "mean_std"
+        # The statistics are taken in at least float32 and the result cast back (in float32 a no-op): a float16 sum
+        # over thousands of frames, or of their squared deviations, overflows its 65504 to inf, and a bfloat16 frame
+        # count above 256 is rounded.
+        stats = hidden.to(torch.promote_types(hidden.dtype, torch.float32))
         if lengths is None:
-            mean = hidden.mean(-1)
-            variance = hidden.var(-1, unbiased=False) if mean_std else None
+            mean = stats.mean(-1)
+            variance = stats.var(-1, unbiased=False) if mean_std else None
         else:
-            mask = _frame_mask(lengths, hidden.shape[-1])[:, None, :]  # (B, 1, F)
+            mask = _frame_mask(lengths, hidden.shape[-1])[:, None, :].to(stats.dtype)  # (B, 1, F)
             count = mask.sum(-1)
-            mean = (hidden * mask).sum(-1) / count
-            variance = (((hidden - mean[..., None]) * mask) ** 2).sum(-1) / count if mean_std else None
+            mean = (stats * mask).sum(-1) / count
+            variance = (((stats - mean[..., None]) * mask) ** 2).sum(-1) / count if mean_std else None
         if variance is None:
-            return mean
+            return mean.to(hidden.dtype)
         # The floor keeps the gradient finite where a channel is constant over a clip (a ReLU that never fires, a
         # max-pool of silence): the derivative of sqrt is infinite at 0, and one such clip turns every weight to NaN.
-        return torch.cat([mean, variance.clamp(min=STD_FLOOR**2).sqrt()], dim=-1)
+        return torch.cat([mean, variance.clamp(min=STD_FLOOR**2).sqrt()], dim=-1).to(hidden.dtype)
 
 
 def _frame_mask(lengths: torch.Tensor, frames: int) -> torch.Tensor:
-    """(B,) valid lengths -> (B, frames) float mask."""
-    return (torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]).to(torch.float32)
+    """(B,) valid lengths -> (B, frames) boolean mask, True on the valid frames; callers pick the dtype they need."""
+    return torch.arange(frames, device=lengths.device)[None, :] < lengths[:, None]
 
 
 class LiteCNNForAudioClassification(LiteCNNPreTrainedModel):
@@ -222,19 +252,24 @@ class LiteCNNForAudioClassification(LiteCNNPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput | tuple:
-        """Logits (B, num_labels); with `labels` (B,), also the mean cross-entropy as `loss`; with
-        `output_hidden_states`, `hidden_states` is `(pooled_embedding,)`, the (B, hidden_size) classifier input."""
+        """Logits (B, num_labels); with `labels` (B,), also the mean cross-entropy as `loss`.
+
+        With `output_hidden_states` (or `config.output_hidden_states`), `hidden_states` is `LiteCNNModel`'s: the
+        stem's output and each block's, (B, channels, frames), `1 + len(config.block_channels)` tensors (the pooled
+        classifier input is `self.litecnn.pool(hidden_states[-1], attention_mask)`). With `return_dict=False` the
+        output is `(loss, logits, hidden_states)`, leaving out `loss` without labels and `hidden_states` unasked."""
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        outputs = self.litecnn(input_values, attention_mask=attention_mask, return_dict=True)
+        outputs = self.litecnn(
+            input_values, attention_mask=attention_mask, output_hidden_states=output_hidden_states, return_dict=True
+        )
         logits = self.classifier(outputs.pooler_output)  # (B, num_labels)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        hidden_states = (outputs.pooler_output,) if output_hidden_states else None
         if not return_dict:
-            output = (logits,) if hidden_states is None else (logits, hidden_states)
+            output = (logits,) if outputs.hidden_states is None else (logits, outputs.hidden_states)
             return output if loss is None else (loss, *output)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=None)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=None)
 
 
 # Local use: `AutoModel.from_pretrained(folder)` finds LiteCNN once this module is imported.

@@ -28,6 +28,40 @@ class LiteCNNModelTester:
         labels = torch.tensor([0, 3, 5])
         return input_values, labels
 
+    @staticmethod
+    def expected_frames(config: LiteCNNConfig, samples: int) -> list[int]:
+        """Frames out of the stem, then out of each block, by the layer arithmetic (not `frame_lengths`)."""
+        frames = [(samples - config.stem_kernel_size) // config.stem_stride + 1]
+        frames[0] //= config.stem_pool
+        for _ in config.block_channels:
+            frames.append((frames[-1] - config.pool_kernel_size) // config.pool_stride + 1)
+        return frames
+
+    @staticmethod
+    def padded_batch(lengths: list[int], seed: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Clips of `lengths` samples, zero-padded into one batch, and its attention mask."""
+        generator = torch.Generator().manual_seed(seed)
+        clips = [torch.randn(n, generator=generator) for n in lengths]
+        batch = torch.zeros(len(clips), max(lengths))
+        mask = torch.zeros(len(clips), max(lengths), dtype=torch.long)
+        for i, clip in enumerate(clips):
+            batch[i, : clip.numel()] = clip
+            mask[i, : clip.numel()] = 1
+        return clips, batch, mask
+
+    def get_calibrated_model(self, config: LiteCNNConfig) -> LiteCNNForAudioClassification:
+        """A model in eval mode whose BatchNorm statistics are measured on random audio, as training leaves them:
+        unit-scale activations and logits of order 1 (at initialisation the logits are ~0.01, where any
+        tolerance or argmax comparison would say nothing)."""
+        torch.manual_seed(0)
+        model = LiteCNNForAudioClassification(config)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.momentum = None  # a cumulative average: one batch sets the statistics
+        with torch.no_grad():
+            model.train()(self.padded_batch([8_000] * 8, seed=99)[1])
+        return model.eval()
+
 
 @pytest.fixture
 def tester() -> LiteCNNModelTester:
@@ -201,3 +235,217 @@ def test_mean_std_pooling_keeps_gradients_finite_when_a_channel_is_constant(test
         model(input_values, attention_mask=attention_mask, labels=labels).loss.backward()
         for name, parameter in model.named_parameters():
             assert torch.isfinite(parameter.grad).all(), (name, attention_mask is None)
+
+
+# --- hidden states: the stem's output and every block's, as transformers' CNNs (ResNet, ConvNext) return them ---
+
+LAYOUTS = {
+    "tiny": {},
+    "default_widths": {"stem_channels": 32, "block_channels": [64, 128, 256]},  # LiteCNNConfig()'s layout
+    "seven_blocks": {"block_channels": [8, 8, 16, 16, 16, 32, 32]},
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("model_class", [LiteCNNModel, LiteCNNForAudioClassification])
+def test_hidden_states_are_the_stem_then_every_block(tester, model_class, layout):
+    config = tester.get_config(**LAYOUTS[layout])
+    model = model_class(config).eval()
+    input_values, _ = tester.prepare_inputs()
+    with torch.no_grad():
+        output = model(input_values, output_hidden_states=True)
+    hidden_states = output.hidden_states
+    assert isinstance(hidden_states, tuple)
+    assert len(hidden_states) == 1 + len(config.block_channels)
+    channels = [config.stem_channels, *config.block_channels]
+    frames = tester.expected_frames(config, tester.seq_length)
+    assert frames[-1] >= 1
+    assert [tuple(h.shape) for h in hidden_states] == [(tester.batch_size, c, f) for c, f in zip(channels, frames)]
+    base = model if model_class is LiteCNNModel else model.litecnn
+    with torch.no_grad():
+        torch.testing.assert_close(hidden_states[0], base.stem(input_values[:, None, :]), rtol=0, atol=0)
+        torch.testing.assert_close(hidden_states[1], base.blocks[0](hidden_states[0]), rtol=0, atol=0)
+        if model_class is LiteCNNModel:
+            assert hidden_states[-1] is output.last_hidden_state
+        else:  # asking for them changes no number
+            torch.testing.assert_close(output.logits, model(input_values).logits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("model_class", [LiteCNNModel, LiteCNNForAudioClassification])
+def test_hidden_states_are_none_unless_asked_and_the_config_flag_is_honoured(tester, model_class):
+    input_values, _ = tester.prepare_inputs()
+    blocks = len(tester.get_config().block_channels)
+    with torch.no_grad():
+        assert model_class(tester.get_config()).eval()(input_values).hidden_states is None
+        assert model_class(tester.get_config()).eval()(input_values, output_hidden_states=False).hidden_states is None
+        flagged = model_class(tester.get_config(output_hidden_states=True)).eval()
+        assert len(flagged(input_values).hidden_states) == 1 + blocks
+        assert flagged(input_values, output_hidden_states=False).hidden_states is None  # the argument wins
+
+
+def test_return_dict_false_gives_the_transformers_tuples(tester):
+    config = tester.get_config()
+    input_values, labels = tester.prepare_inputs()
+    blocks = len(config.block_channels)
+    base = LiteCNNModel(config).eval()
+    classifier = LiteCNNForAudioClassification(config).eval()
+    with torch.no_grad():
+        plain = base(input_values, return_dict=False)
+        assert len(plain) == 2  # (last_hidden_state, pooler_output)
+        last, pooled, hidden_states = base(input_values, output_hidden_states=True, return_dict=False)
+        assert len(hidden_states) == 1 + blocks and hidden_states[-1] is last
+        dict_output = base(input_values, output_hidden_states=True)
+        for from_tuple, from_dict in zip(
+            (last, pooled, *hidden_states), (*dict_output.to_tuple()[:2], *dict_output[2])
+        ):
+            torch.testing.assert_close(from_tuple, from_dict, rtol=0, atol=0)
+
+        (logits,) = classifier(input_values, return_dict=False)
+        logits_again, hidden_states = classifier(input_values, output_hidden_states=True, return_dict=False)
+        assert len(hidden_states) == 1 + blocks
+        torch.testing.assert_close(logits_again, logits, rtol=0, atol=0)
+        loss, logits_with_loss, hidden_states = classifier(
+            input_values, labels=labels, output_hidden_states=True, return_dict=False
+        )
+        torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(logits, labels))
+        assert len(hidden_states) == 1 + blocks
+        dict_output = classifier(input_values, labels=labels, output_hidden_states=True)
+        assert list(dict_output.keys()) == ["loss", "logits", "hidden_states"]
+        assert len(dict_output.to_tuple()) == 3
+        config_flagged = LiteCNNForAudioClassification(tester.get_config(output_hidden_states=True)).eval()
+        assert len(config_flagged(input_values, return_dict=False)) == 2  # (logits, hidden_states)
+
+
+def test_padded_hidden_states_equal_each_clip_alone_on_its_frames_and_pool_to_the_embedding(tester):
+    model = LiteCNNForAudioClassification(tester.get_config(pooling="mean_std")).eval()
+    lengths = [8_000, 5_123, 2_049]
+    clips, batch, mask = tester.padded_batch(lengths, seed=1)
+    with torch.no_grad():
+        batched = model(batch, attention_mask=mask, output_hidden_states=True)
+        embedding = model.litecnn(batch, attention_mask=mask).pooler_output
+        torch.testing.assert_close(model.litecnn.pool(batched.hidden_states[-1], mask), embedding, rtol=0, atol=0)
+        for i, clip in enumerate(clips):
+            alone = model(clip[None], output_hidden_states=True).hidden_states
+            frames = tester.expected_frames(model.config, clip.numel())
+            for stage, (padded_stage, alone_stage) in enumerate(zip(batched.hidden_states, alone)):
+                assert alone_stage.shape[-1] == frames[stage]
+                torch.testing.assert_close(padded_stage[i, :, : frames[stage]], alone_stage[0], atol=1e-5, rtol=0)
+
+
+# --- half precision with an attention mask ---
+#
+# Tolerance. bfloat16 keeps 8 significant bits (eps = 2**-7 ~ 7.8e-3), float16 11 (eps = 2**-10 ~ 9.8e-4). Every
+# layer (stem, each block, the two linear layers) rounds its output to that precision, a relative error of at most
+# eps / 2 each, which the next layers carry on to the logits. So the logits may differ from float32 by about
+# `layers * eps * max|logit|`, layers = 1 + blocks + 2: 6 eps for three blocks, 10 for seven. Measured (16 clips,
+# both poolings, 3 and 7 blocks, both dtypes): at most 2.4 eps * max|logit| with three blocks and 3.8 with seven,
+# so the bound has a margin of ~2.5x and is still ~100x tighter than a wrong mask (a padded clip's logits then move
+# by O(1)). Probabilities move by at most half of that (|d softmax_i| <= 2 p_i (1 - p_i) max|d logit| <= max|d
+# logit| / 2), and the argmax cannot change where the float32 top-two margin exceeds twice the logit tolerance.
+# Padded batch against clips alone, both in half precision: the same bound (the layers round the same values, only
+# summation orders may differ with the batch shape), looser than float32's 1e-5 by three orders of magnitude.
+
+HALF_DTYPES = [torch.bfloat16, torch.float16]
+
+
+def half_tolerance(config: LiteCNNConfig, dtype: torch.dtype, reference_logits: torch.Tensor) -> float:
+    layers = 1 + len(config.block_channels) + 2
+    return layers * torch.finfo(dtype).eps * reference_logits.abs().max().item()
+
+
+def half_copy(model: LiteCNNForAudioClassification, dtype: torch.dtype) -> LiteCNNForAudioClassification:
+    copy = LiteCNNForAudioClassification(model.config).eval()
+    copy.load_state_dict(model.state_dict())
+    return copy.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
+@pytest.mark.parametrize(
+    "overrides",
+    [{"pooling": "mean"}, {"pooling": "mean_std"}, {"block_channels": [8, 8, 16, 16, 16, 32, 32]}],
+    ids=["mean", "mean_std", "seven_blocks"],
+)
+def test_half_precision_with_attention_mask_matches_float32(tester, dtype, overrides):
+    config = tester.get_config(**overrides)
+    model = tester.get_calibrated_model(config)
+    lengths = torch.randint(2_049, 8_001, (16,), generator=torch.Generator().manual_seed(5)).tolist()
+    _, batch, mask = tester.padded_batch(lengths, seed=1)
+    with torch.no_grad():
+        reference = model(batch, attention_mask=mask).logits
+        half = half_copy(model, dtype)
+        output = half(batch.to(dtype), attention_mask=mask, output_hidden_states=True)
+        unmasked = half(batch.to(dtype)).logits
+    assert reference.abs().max() > 0.5  # logits of a trained model's order, or the tolerance would say nothing
+    assert output.logits.dtype == dtype and all(h.dtype == dtype for h in output.hidden_states)
+    atol = half_tolerance(config, dtype, reference)
+    torch.testing.assert_close(output.logits.float(), reference, atol=atol, rtol=0)
+    torch.testing.assert_close(output.logits.float().softmax(-1), reference.softmax(-1), atol=atol / 2, rtol=0)
+    top_two = reference.topk(2, dim=-1).values
+    clear = top_two[:, 0] - top_two[:, 1] > 2 * atol
+    assert clear.sum() >= len(lengths) // 2
+    assert torch.equal(output.logits.argmax(-1)[clear], reference.argmax(-1)[clear])
+    # the mask matters at this tolerance: without it the padded clips' logits move far beyond it
+    assert (unmasked.float() - reference).abs().max() > 5 * atol
+    # a mask handed over in the model's dtype (as a cast of every input would leave it) counts the same samples
+    with torch.no_grad():
+        same = half(batch.to(dtype), attention_mask=mask.to(dtype)).logits
+    torch.testing.assert_close(same, output.logits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
+@pytest.mark.parametrize("pooling", ["mean", "mean_std"])
+def test_half_precision_padded_batch_equals_clips_alone(tester, dtype, pooling):
+    config = tester.get_config(pooling=pooling)
+    model = tester.get_calibrated_model(config)
+    clips, batch, mask = tester.padded_batch([8_000, 5_123, 2_049, 7_001], seed=2)
+    half = half_copy(model, dtype)
+    with torch.no_grad():
+        batched = half(batch.to(dtype), attention_mask=mask).logits
+        alone = torch.stack([half(clip[None].to(dtype)).logits[0] for clip in clips])
+        reference = model(batch, attention_mask=mask).logits
+    atol = half_tolerance(config, dtype, reference)
+    torch.testing.assert_close(batched.float(), alone.float(), atol=atol, rtol=0)
+    with torch.no_grad():  # the mask is what makes them agree: without it the shortest clip is far off
+        unmasked = half(batch.to(dtype)).logits
+    assert (unmasked[2].float() - alone[2].float()).abs().max() > 5 * atol
+
+
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
+def test_from_pretrained_in_half_precision_runs_with_an_attention_mask(tester, tmp_path, dtype):
+    """The issue's reproduction: `from_pretrained(path, dtype=...)` then a padded batch with its mask."""
+    config = tester.get_config(pooling="mean_std")
+    model = tester.get_calibrated_model(config)
+    model.save_pretrained(tmp_path)
+    loaded = LiteCNNForAudioClassification.from_pretrained(tmp_path, dtype=dtype).eval()
+    assert loaded.dtype == dtype
+    _, batch, mask = tester.padded_batch([6_000, 3_000], seed=3)
+    with torch.no_grad():
+        output = loaded(batch.to(dtype), attention_mask=mask, labels=torch.tensor([1, 4]))
+        embedding = loaded.litecnn(batch.to(dtype), attention_mask=mask).pooler_output
+        reference = model(batch, attention_mask=mask).logits
+    assert embedding.dtype == dtype and output.logits.dtype == dtype and torch.isfinite(output.loss)
+    atol = half_tolerance(config, dtype, reference)
+    torch.testing.assert_close(output.logits.float(), reference, atol=atol, rtol=0)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "mean_std"])
+def test_float16_pooling_of_a_long_padded_clip_does_not_overflow(tester, pooling):
+    """float16 ends at 65504: summed in float16, the masked mean of ~4,000 frames near 20 (and the variance's squared
+    deviations) would be inf. Pooling sums in float32 and casts back."""
+    config = tester.get_config(pooling=pooling, stem_pool=1)
+    model = tester.get_calibrated_model(config)
+    with torch.no_grad():  # the last block outputs ~20 + noise on every channel
+        model.litecnn.blocks[-1].norm.bias.fill_(20.0)
+    _, batch, mask = tester.padded_batch([64_000, 40_000], seed=4)
+    with torch.no_grad():
+        reference = model.litecnn(batch, attention_mask=mask)
+        assert reference.last_hidden_state.shape[-1] * 20 > torch.finfo(torch.float16).max
+        half = half_copy(model, torch.float16)
+        embedding = half.litecnn(batch.half(), attention_mask=mask).pooler_output
+        logits = half(batch.half(), attention_mask=mask).logits
+        reference_logits = model(batch, attention_mask=mask).logits
+    assert torch.isfinite(embedding).all() and torch.isfinite(logits).all()
+    scale = half_tolerance(config, torch.float16, reference.pooler_output)  # the same bound, on the embedding
+    torch.testing.assert_close(embedding.float(), reference.pooler_output, atol=scale, rtol=0)
+    atol = half_tolerance(config, torch.float16, reference_logits)
+    torch.testing.assert_close(logits.float(), reference_logits, atol=atol, rtol=0)
