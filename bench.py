@@ -125,7 +125,7 @@ def bench_onnx(
     real export, its accuracy is measured by `export.py` on real clips."""
     import onnxruntime
 
-    from export import export_onnx, quantize_int8
+    from litecnn_ser.export import export_onnx, quantize_int8
     from litecnn_ser.onnx_runtime import session_for
 
     rng = np.random.default_rng(0)

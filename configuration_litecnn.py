@@ -28,7 +28,7 @@ class LiteCNNConfig(PretrainedConfig):
 
     `stem_pool` is the one deviation from the paper: a max-pool of 4 after the stem divides the cost of every later
     layer by 4 (2.8x fewer MACs in all). On all 7,442 CREMA-D clips it cut a training epoch from ~250 s to ~47 s at
-    the same first-epoch accuracy (DESIGN.md); `stem_pool=1` gives the paper's architecture.
+    the same first-epoch accuracy (docs/design.md); `stem_pool=1` gives the paper's architecture.
 
     Args:
         stem_channels (`int`, *optional*, defaults to 32):

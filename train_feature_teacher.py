@@ -4,7 +4,7 @@
         --classifier svm --speaker_normalization --oof_folds 5 --output_dir ./teacher-compare-svm
     python train_student.py --data_dir CREMA-D/AudioWAV --split speaker --teacher ./teacher-compare-svm ...
 
-The folder is a teacher for `train_student.py --teacher` (see `feature_teacher.py` for its format): the same split
+The folder is a teacher for `train_student.py --teacher` (see `litecnn_ser/feature_teacher.py` for its format): the same split
 checks as any teacher, its validation metrics and confusion matrix beside it. `--oof_folds K` also stores
 out-of-fold logits of every training clip: the training actors are cut into K groups, and each clip's logits come
 from a fit on the other K-1 groups (a teacher that never heard that actor), which are less overconfident than a

@@ -2,7 +2,7 @@
 
 Every consumer goes through `load_audio`: dataset preparation, the training transforms, evaluation
 and `predict.py`. Decoding is soundfile (libsndfile: WAV, FLAC, OGG, ...), resampling is soxr; there is
-no torchaudio or torchcodec anywhere (see DESIGN.md for why).
+no torchaudio or torchcodec anywhere (see docs/design.md for why).
 """
 
 from __future__ import annotations

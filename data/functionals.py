@@ -1,7 +1,7 @@
 """openSMILE functionals of every clip (eGeMAPS: 88 features, ComParE 2016: 6,373), computed once and cached.
 
 The `opensmile` package ships its own binary (no system install). A feature set's functionals summarise a whole
-clip (or one view of it, see `data.views`) in one vector: the input of the classical teachers (`feature_teacher.py`).
+clip (or one view of it, see `data.views`) in one vector: the input of the classical teachers (`litecnn_ser/feature_teacher.py`).
 The cache is an `.npz` beside the dataset's Arrow files, keyed by the feature set, the view, the clips (ids and
 corpus cache) and the openSMILE version, so it is never stale and never recomputed for the same input.
 """

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 from transformers import TrainerCallback
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the hub is unreachable here: fail fast instead of retrying
@@ -125,3 +127,79 @@ def real_cremad() -> Path:
     if not REAL_CREMAD.is_dir():
         pytest.skip(f"real CREMA-D subset not found at {REAL_CREMAD}")
     return REAL_CREMAD
+
+
+def speaker_data(corpus_dir, dataset_cache) -> list[str]:
+    return ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--split", "speaker"]
+
+
+def teacher_args(corpus_dir, dataset_cache, output, *extra):
+    return [
+        *speaker_data(corpus_dir, dataset_cache),
+        "--feature_set",
+        "eGeMAPSv02",
+        "--output_dir",
+        str(output),
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def feature_teachers(corpus_dir, dataset_cache, tmp_path_factory):
+    """Two classical teachers on the synthetic corpus's speaker split: logistic (speaker-normalised, with 3-fold
+    out-of-fold logits) and an MLP (plain). Returns {name: (folder, metrics)}."""
+    import train_feature_teacher
+
+    root = tmp_path_factory.mktemp("feature_teachers")
+    made = {}
+    for name, extra in {
+        "logreg": ["--classifier", "logreg", "--C", "1", "--speaker_normalization", "true", "--oof_folds", "3"],
+        "mlp": ["--classifier", "mlp", "--C", "10"],
+    }.items():
+        metrics = train_feature_teacher.main(teacher_args(corpus_dir, dataset_cache, root / name, *extra))
+        made[name] = (root / name, metrics)
+    return made
+
+
+def tone_clip(path, rate: int, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(0.6 * rate)) / rate
+    rng = np.random.default_rng(seed)
+    sf.write(path, 0.3 * np.sin(2 * np.pi * (120 + 10 * seed) * t) + 0.01 * rng.standard_normal(t.size), rate)
+
+
+@pytest.fixture
+def ravdess(tmp_path):
+    root = tmp_path / "RAVDESS"
+    for actor in (1, 2):
+        for code in ("01", "02", "03", "04", "05", "06", "07", "08"):
+            tone_clip(
+                root / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-01-{actor:02d}.wav", 48_000, int(code) + actor
+            )
+    tone_clip(root / "Actor_01" / "03-02-05-01-01-01-01.wav", 48_000, 0)  # song, not speech
+    return root
+
+
+@pytest.fixture(scope="session")
+def exported(distilled_student, corpus_dir, dataset_cache, tmp_path_factory):
+    """The distilled student exported to ONNX, fp32 and int8, by export.py."""
+    import export
+
+    output = tmp_path_factory.mktemp("export")
+    status = export.main(
+        [
+            str(distilled_student[0]),
+            str(output),
+            "--data_dir",
+            str(corpus_dir),
+            "--dataset_cache_dir",
+            dataset_cache,
+            "--int8",
+            "--calibration_clips",
+            "64",
+            "--max_accuracy_drop",
+            "0.1",  # a 58-clip validation set of a tiny student: one clip is 1.7 points
+        ]
+    )
+    assert status == 0
+    return output

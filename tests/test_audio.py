@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import soundfile as sf
 
-from data.audio import SAMPLING_RATE, AudioDecodeError, crop, load_audio, random_offset, windows
+from data.audio import SAMPLING_RATE, AudioDecodeError, crop, load_audio, random_offset, sliding_windows, windows
 
 
 def _sine(rate: int, seconds: float = 1.0, frequency: float = 1000.0) -> np.ndarray:
@@ -92,3 +94,24 @@ def test_crop_windows_and_offsets():
     offsets = {random_offset(10, 4, rng) for _ in range(200)}
     assert offsets == set(range(7))  # every valid start, none past the end
     assert random_offset(3, 4, rng) == 0
+
+
+def test_sliding_windows_cover_the_stream_in_bounded_memory():
+    signal = np.arange(23, dtype=np.float32)
+    chunks = (signal[i : i + 3] for i in range(0, signal.size, 3))
+    got = list(sliding_windows(chunks, window=4, hop=2))
+    assert [start for start, _ in got] == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 19]  # the last one ends at the end
+    for start, window in got:
+        np.testing.assert_array_equal(window, signal[start : start + 4])
+    assert [s for s, w in sliding_windows([signal[:3]], 4, 2)] == [0]  # shorter than a window: the whole stream
+
+    # ten minutes of audio in 0.1 s chunks: what is held stays about one window, not the recording (38 MB)
+    def ten_minutes():
+        for _ in range(6000):
+            yield np.ones(1600, dtype=np.float32)
+
+    tracemalloc.start()
+    count = sum(1 for _ in sliding_windows(ten_minutes(), SAMPLING_RATE, SAMPLING_RATE // 2))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 1199 and peak < 1_000_000

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
 import soundfile as sf
+from conftest import tone_clip
 
-import eval as eval_script
 from data.corpora import CorpusError, detect_corpus, prepare_corpus
 from data.cremad import EMOTIONS
-
-
-def _clip(path, rate: int, seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(0.6 * rate)) / rate
-    rng = np.random.default_rng(seed)
-    sf.write(path, 0.3 * np.sin(2 * np.pi * (120 + 10 * seed) * t) + 0.01 * rng.standard_normal(t.size), rate)
-
-
-@pytest.fixture
-def ravdess(tmp_path):
-    root = tmp_path / "RAVDESS"
-    for actor in (1, 2):
-        for code in ("01", "02", "03", "04", "05", "06", "07", "08"):
-            _clip(root / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-01-{actor:02d}.wav", 48_000, int(code) + actor)
-    _clip(root / "Actor_01" / "03-02-05-01-01-01-01.wav", 48_000, 0)  # song, not speech
-    return root
 
 
 def test_ravdess_labels_sexes_and_left_out_emotions(ravdess, tmp_path):
@@ -54,10 +34,10 @@ def test_ravdess_labels_sexes_and_left_out_emotions(ravdess, tmp_path):
 
 def test_savee_in_both_layouts_and_tess_with_a_file_that_is_not_audio(tmp_path):
     savee = tmp_path / "SAVEE"
-    _clip(savee / "DC" / "a01.wav", 44_100, 1)
-    _clip(savee / "DC" / "sa02.wav", 44_100, 2)
-    _clip(savee / "DC" / "su01.wav", 44_100, 3)
-    _clip(savee / "JE_n05.wav", 44_100, 4)  # the flat layout
+    tone_clip(savee / "DC" / "a01.wav", 44_100, 1)
+    tone_clip(savee / "DC" / "sa02.wav", 44_100, 2)
+    tone_clip(savee / "DC" / "su01.wav", 44_100, 3)
+    tone_clip(savee / "JE_n05.wav", 44_100, 4)  # the flat layout
     corpus, report = prepare_corpus(savee, cache_dir=str(tmp_path / "cache"))
     rows = {row["id"]: row for row in corpus}
     assert EMOTIONS[rows["savee/DC/a01"]["label"]] == "anger" and rows["savee/DC/a01"]["actor_id"] == 3001
@@ -66,9 +46,9 @@ def test_savee_in_both_layouts_and_tess_with_a_file_that_is_not_audio(tmp_path):
     assert [name for name, _ in report.skipped] == ["DC/su01.wav"]
 
     tess = tmp_path / "TESS"
-    _clip(tess / "OAF_angry" / "OAF_back_angry.wav", 24_414, 1)
-    _clip(tess / "YAF_sad" / "YAF_bite_Sad.wav", 24_414, 2)
-    _clip(tess / "YAF_pleasant_surprised" / "YAF_back_ps.wav", 24_414, 3)
+    tone_clip(tess / "OAF_angry" / "OAF_back_angry.wav", 24_414, 1)
+    tone_clip(tess / "YAF_sad" / "YAF_bite_Sad.wav", 24_414, 2)
+    tone_clip(tess / "YAF_pleasant_surprised" / "YAF_back_ps.wav", 24_414, 3)
     (tess / "OAF_happy").mkdir()
     (tess / "OAF_happy" / "OAF_bath_happy.wav").write_bytes(b"FORM\x00\x00not really audio")
     assert detect_corpus(tess) == "tess"
@@ -81,61 +61,8 @@ def test_savee_in_both_layouts_and_tess_with_a_file_that_is_not_audio(tmp_path):
 
 
 def test_a_folder_of_no_known_corpus_gets_one_clear_error(tmp_path):
-    _clip(tmp_path / "clips" / "recording_001.wav", 16_000, 1)
+    tone_clip(tmp_path / "clips" / "recording_001.wav", 16_000, 1)
     with pytest.raises(CorpusError, match="no CREMA-D, RAVDESS, SAVEE or TESS file names"):
         prepare_corpus(tmp_path / "clips")
     with pytest.raises(FileNotFoundError):
         detect_corpus(tmp_path / "missing")
-
-
-def test_eval_scores_a_model_on_another_corpus_with_speaker_adaptation(ravdess, distilled_student, tmp_path, capsys):
-    status = eval_script.main(
-        [
-            str(distilled_student[0]),
-            str(ravdess),
-            "--speaker_adaptation",
-            "--json",
-            "--dataset_cache_dir",
-            str(tmp_path),
-        ]
-    )
-    assert status == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["corpus"] == "ravdess" and result["metrics"]["num_clips"] == 12
-    assert result["class_balance"] == dict.fromkeys(EMOTIONS, 2)
-    assert sum("left out" in item["reason"] for item in result["skipped"]) == 4
-    assert result["speaker_adapted"]["num_clips"] == 12
-    with pytest.raises(SystemExit, match="was validated on .*AudioWAV, not on .*RAVDESS"):
-        eval_script.main(
-            [str(distilled_student[0]), str(ravdess), "--subset", "validation", "--dataset_cache_dir", str(tmp_path)]
-        )
-
-
-def test_cross_corpus_table_rows_match_eval(ravdess, corpus_dir, distilled_student, tmp_path, capsys):
-    import cross_corpus
-
-    rows = cross_corpus.main(
-        [
-            "--models",
-            str(distilled_student[0]),
-            "--corpora",
-            f"cremad={corpus_dir}",
-            f"ravdess={ravdess}",
-            "--dataset_cache_dir",
-            str(tmp_path),
-            "--output",
-            str(tmp_path / "cross.json"),
-        ]
-    )
-    # the fixture student learnt the synthetic corpus, and its training record says so
-    assert [(r["trained_on"], r["tested_on"]) for r in rows] == [("synthetic", "cremad"), ("synthetic", "ravdess")]
-    assert rows[1]["clips"] == 12 and rows[1]["left_out"] == 4 and rows[0]["left_out"] == 0
-    assert (
-        eval_script.main([str(distilled_student[0]), str(ravdess), "--json", "--dataset_cache_dir", str(tmp_path)])
-        == 0
-    )
-    alone = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert rows[1]["accuracy"] == alone["metrics"]["accuracy"] and rows[1]["uar"] == alone["metrics"]["uar"]
-    assert json.loads((tmp_path / "cross.json").read_text()) == rows
-    with pytest.raises(SystemExit, match="NAME=FOLDER"):
-        cross_corpus.main(["--models", "m", "--corpora", "emodb=x"])

@@ -1,19 +1,17 @@
-"""Classical teachers, out-of-fold logits, ensembles, per-view caches, speaker normalisation and eval.py."""
+"""Classical teachers, out-of-fold logits, ensembles, per-view caches and feature hints."""
 
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import torch
-from conftest import QUICK, interrupted_then_resumed
+from conftest import QUICK, interrupted_then_resumed, speaker_data
 from safetensors.torch import load_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-import eval as evaluation
 import train_feature_teacher
 import train_student
 from configuration_litecnn import LiteCNNConfig
@@ -22,42 +20,11 @@ from data.cremad import prepare_cremad, split_cremad
 from data.functionals import cached_functionals
 from data.views import View, apply_view
 from litecnn_ser import teachers
-from litecnn_ser.arguments import DataArguments, PaperTrainingArguments, parse_args
+from litecnn_ser.arguments import DataArguments, parse_args
 from litecnn_ser.distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
 from litecnn_ser.feature_teacher import OOF_LOGITS, FeatureTeacher
-from litecnn_ser.speaker_adaptation import centre_log_probabilities, normalize_by_speaker
 from litecnn_ser.transforms import HINT_TARGETS, TEACHER_LOGITS, AudioTransform
 from modeling_litecnn import LiteCNNForAudioClassification
-
-
-def _speaker_data(corpus_dir, dataset_cache) -> list[str]:
-    return ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--split", "speaker"]
-
-
-def _teacher_args(corpus_dir, dataset_cache, output, *extra):
-    return [
-        *_speaker_data(corpus_dir, dataset_cache),
-        "--feature_set",
-        "eGeMAPSv02",
-        "--output_dir",
-        str(output),
-        *extra,
-    ]
-
-
-@pytest.fixture(scope="session")
-def feature_teachers(corpus_dir, dataset_cache, tmp_path_factory):
-    """Two classical teachers on the synthetic corpus's speaker split: logistic (speaker-normalised, with 3-fold
-    out-of-fold logits) and an MLP (plain). Returns {name: (folder, metrics)}."""
-    root = tmp_path_factory.mktemp("feature_teachers")
-    made = {}
-    for name, extra in {
-        "logreg": ["--classifier", "logreg", "--C", "1", "--speaker_normalization", "true", "--oof_folds", "3"],
-        "mlp": ["--classifier", "mlp", "--C", "10"],
-    }.items():
-        metrics = train_feature_teacher.main(_teacher_args(corpus_dir, dataset_cache, root / name, *extra))
-        made[name] = (root / name, metrics)
-    return made
 
 
 def _speaker_splits(corpus_dir, dataset_cache):
@@ -93,7 +60,7 @@ def test_out_of_fold_logits_reach_the_student_and_differ_from_in_sample(
 ):
     folder = feature_teachers["logreg"][0]
     stored = np.load(folder / OOF_LOGITS)
-    common = [*_speaker_data(corpus_dir, dataset_cache), "--max_steps", "1", *QUICK]
+    common = [*speaker_data(corpus_dir, dataset_cache), "--max_steps", "1", *QUICK]
     for source in ("in_sample", "out_of_fold"):
         train_student.main(
             [*common, "--teacher", str(folder), "--teacher_logits", source, "--output_dir", str(tmp_path / source)]
@@ -112,7 +79,7 @@ def test_out_of_fold_logits_reach_the_student_and_differ_from_in_sample(
 
 def test_ensemble_is_the_mean_probability_of_every_member(feature_teachers, corpus_dir, dataset_cache, tmp_path):
     folders = [str(feature_teachers[name][0]) for name in ("logreg", "mlp")]
-    parser_args = _speaker_data(corpus_dir, dataset_cache)
+    parser_args = speaker_data(corpus_dir, dataset_cache)
     model_args, data_args, training_args = parse_args(
         train_student.HfArgumentParser(
             (train_student.StudentModelArguments, DataArguments, train_student.DistillationTrainingArguments)
@@ -141,7 +108,7 @@ def test_ensemble_checks_every_member(feature_teachers, tiny_teacher, corpus_dir
     with pytest.raises(SystemExit, match=r"--teacher .*teacher.* was trained on another split"):
         train_student.main(
             [
-                *_speaker_data(corpus_dir, dataset_cache),
+                *speaker_data(corpus_dir, dataset_cache),
                 *("--teacher", str(feature_teachers["logreg"][0]), str(tiny_teacher[0])),
                 *("--output_dir", str(tmp_path / "out"), *QUICK),
             ]
@@ -201,79 +168,6 @@ def test_student_gets_the_view_that_matches_its_teacher_logits(corpus_dir, datas
     assert seen == {0, 1, 2}  # every view is drawn
 
 
-def test_speaker_normalisation_and_centring():
-    rng = np.random.default_rng(0)
-    values = rng.normal(size=(9, 4)) * 3 + 5
-    speakers = ["a"] * 4 + ["b"] * 4 + ["c"]
-    normalised = normalize_by_speaker(values, speakers)
-    for speaker in ("a", "b"):
-        rows = np.asarray(speakers) == speaker
-        np.testing.assert_allclose(normalised[rows].mean(0), 0, atol=1e-5)
-        np.testing.assert_allclose(normalised[rows].std(0), 1, atol=1e-4)
-    np.testing.assert_allclose(normalised[8], values[8], rtol=1e-6)  # one clip: no statistics, left alone
-    logits = rng.normal(size=(8, 6))
-    biased = logits + np.where(np.asarray(speakers[:8])[:, None] == "a", np.array([3.0, 0, 0, 0, 0, -2]), 0.0)
-    centred = [centre_log_probabilities(z, speakers[:8]) for z in (biased, logits)]
-    centred = [c - c.mean(-1, keepdims=True) for c in centred]  # a constant per clip changes no decision
-    np.testing.assert_allclose(centred[0], centred[1], atol=1e-5)  # the speaker's bias is gone
-
-
-def test_eval_matches_training_metrics_and_reports_bad_files(
-    distilled_student, corpus_dir, dataset_cache, tmp_path, capsys
-):
-    folder, metrics = distilled_student
-    copy = tmp_path / "corpus"
-    shutil.copytree(corpus_dir, copy)
-    (copy / "1099_DFA_ANG_XX.wav").write_bytes(b"not audio")  # an actor not in the corpus: changes no split
-    code = evaluation.main(
-        [str(folder), str(copy), "--subset", "validation", "--json", "--speaker_adaptation"]
-        + ["--output_dir", str(tmp_path / "e"), "--dataset_cache_dir", dataset_cache]
-    )
-    assert code == 0
-    output = capsys.readouterr()
-    results = json.loads(output.out)
-    assert results["metrics"]["accuracy"] == pytest.approx(metrics["eval_accuracy"], abs=1e-6)
-    assert results["metrics"]["num_clips"] == 58
-    assert "speaker_adapted" in results and results["speaker_adapted"]["num_clips"] == 58
-    assert "skipped 1099_DFA_ANG_XX.wav" in output.err
-    assert (tmp_path / "e" / "confusion_matrix.png").is_file()
-    assert (tmp_path / "e" / "speaker_adapted" / "confusion_matrix.json").is_file()
-
-
-def test_eval_scores_a_classical_teacher(feature_teachers, corpus_dir, dataset_cache, capsys):
-    folder, metrics = feature_teachers["logreg"]
-    args = [str(folder), str(corpus_dir), "--subset", "validation", "--json", "--dataset_cache_dir", dataset_cache]
-    assert evaluation.main(args) == 0
-    results = json.loads(capsys.readouterr().out)
-    assert results["metrics"]["accuracy"] == pytest.approx(metrics["eval_accuracy"])
-    assert "standardised per speaker" in results["heard"]
-
-
-def test_eval_refuses_a_missing_folder(distilled_student, tmp_path, capsys):
-    assert evaluation.main([str(distilled_student[0]), str(tmp_path / "nowhere")]) == 2
-    assert "nowhere" in capsys.readouterr().err
-
-
-def test_save_strategy_follows_the_evaluation_strategy(tmp_path):
-    args = PaperTrainingArguments(output_dir=str(tmp_path), eval_strategy="steps", eval_steps=7, report_to="none")
-    assert (str(args.save_strategy.value), args.save_steps) == ("steps", 7)
-    args = PaperTrainingArguments(output_dir=str(tmp_path), eval_strategy="no", report_to="none")
-    assert args.save_strategy.value == "epoch" and args.load_best_model_at_end is False
-
-
-def test_args_file_then_flags_that_override_it(tmp_path):
-    recipe = tmp_path / "recipe.json"
-    recipe.write_text(json.dumps({"split": "speaker", "speed_perturbation": [0.9, 1.1], "learning_rate": 0.01}))
-    parser = train_student.HfArgumentParser((DataArguments, PaperTrainingArguments))
-    data_args, training_args = parse_args(
-        parser, [str(recipe), "--output_dir", str(tmp_path), "--learning_rate", "0.002", "--report_to", "none"]
-    )
-    assert data_args.split == "speaker" and data_args.speed_perturbation == [0.9, 1.1]
-    assert training_args.learning_rate == 0.002
-    with pytest.raises(SystemExit, match="missing.json: no such file"):
-        parse_args(parser, [str(tmp_path / "missing.json")])
-
-
 def test_real_cremad_classical_teacher_beats_litecnn_on_new_voices(real_cremad, tmp_path):
     """The issue's quick check, reproduced: eGeMAPS + RBF SVM on the real subset's speaker split (10 unseen actors).
     Measured 0.501 plain and 0.613 with per-speaker normalisation; a broken pipeline lands near 1/6."""
@@ -289,7 +183,7 @@ def test_real_cremad_classical_teacher_beats_litecnn_on_new_voices(real_cremad, 
 
 def test_other_training_seed_on_the_teachers_split(feature_teachers, corpus_dir, dataset_cache, tmp_path):
     """Seeds of a student are compared on one split: --split_seed keeps the teacher's split, --seed alone does not."""
-    common = [*_speaker_data(corpus_dir, dataset_cache), "--teacher", str(feature_teachers["mlp"][0]), *QUICK]
+    common = [*speaker_data(corpus_dir, dataset_cache), "--teacher", str(feature_teachers["mlp"][0]), *QUICK]
     with pytest.raises(SystemExit, match="trained on another split"):
         train_student.main([*common, "--seed", "1", "--output_dir", str(tmp_path / "refused")])
     train_student.main(
@@ -373,7 +267,7 @@ def test_feature_hint_run_resumes_exactly_and_saves_the_plain_student(
 ):
     """The head is in every checkpoint (a resume that re-drew it would differ) and in no saved model."""
     common = [
-        *_speaker_data(corpus_dir, dataset_cache),
+        *speaker_data(corpus_dir, dataset_cache),
         *QUICK,
         *("--num_train_epochs", "3", "--learning_rate", "1e-3", "--save_total_limit", "3"),
         *("--train_crop", "random", "--hint_features", "eGeMAPSv02", "--hint_weight", "0.5"),
@@ -405,5 +299,5 @@ def test_feature_hint_run_resumes_exactly_and_saves_the_plain_student(
 def test_unknown_hint_features_are_refused(corpus_dir, dataset_cache, tmp_path):
     with pytest.raises(SystemExit, match="--hint_features must be one of"):
         train_student.main(
-            [*_speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "x"), "--hint_features", "MFCC"]
+            [*speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "x"), "--hint_features", "MFCC"]
         )

@@ -1,0 +1,70 @@
+"""eval.py and litecnn_ser.evaluation: a model's metrics on a folder as in training, on other corpora, speaker-adapted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import eval as eval_script
+from data.cremad import EMOTIONS
+
+
+def test_eval_matches_training_metrics_and_reports_bad_files(
+    distilled_student, corpus_dir, dataset_cache, tmp_path, capsys
+):
+    folder, metrics = distilled_student
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, copy)
+    (copy / "1099_DFA_ANG_XX.wav").write_bytes(b"not audio")  # an actor not in the corpus: changes no split
+    code = eval_script.main(
+        [str(folder), str(copy), "--subset", "validation", "--json", "--speaker_adaptation"]
+        + ["--output_dir", str(tmp_path / "e"), "--dataset_cache_dir", dataset_cache]
+    )
+    assert code == 0
+    output = capsys.readouterr()
+    results = json.loads(output.out)
+    assert results["metrics"]["accuracy"] == pytest.approx(metrics["eval_accuracy"], abs=1e-6)
+    assert results["metrics"]["num_clips"] == 58
+    assert "speaker_adapted" in results and results["speaker_adapted"]["num_clips"] == 58
+    assert "skipped 1099_DFA_ANG_XX.wav" in output.err
+    assert (tmp_path / "e" / "confusion_matrix.png").is_file()
+    assert (tmp_path / "e" / "speaker_adapted" / "confusion_matrix.json").is_file()
+
+
+def test_eval_scores_a_classical_teacher(feature_teachers, corpus_dir, dataset_cache, capsys):
+    folder, metrics = feature_teachers["logreg"]
+    args = [str(folder), str(corpus_dir), "--subset", "validation", "--json", "--dataset_cache_dir", dataset_cache]
+    assert eval_script.main(args) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["metrics"]["accuracy"] == pytest.approx(metrics["eval_accuracy"])
+    assert "standardised per speaker" in results["heard"]
+
+
+def test_eval_refuses_a_missing_folder(distilled_student, tmp_path, capsys):
+    assert eval_script.main([str(distilled_student[0]), str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_eval_scores_a_model_on_another_corpus_with_speaker_adaptation(ravdess, distilled_student, tmp_path, capsys):
+    status = eval_script.main(
+        [
+            str(distilled_student[0]),
+            str(ravdess),
+            "--speaker_adaptation",
+            "--json",
+            "--dataset_cache_dir",
+            str(tmp_path),
+        ]
+    )
+    assert status == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["corpus"] == "ravdess" and result["metrics"]["num_clips"] == 12
+    assert result["class_balance"] == dict.fromkeys(EMOTIONS, 2)
+    assert sum("left out" in item["reason"] for item in result["skipped"]) == 4
+    assert result["speaker_adapted"]["num_clips"] == 12
+    with pytest.raises(SystemExit, match="was validated on .*AudioWAV, not on .*RAVDESS"):
+        eval_script.main(
+            [str(distilled_student[0]), str(ravdess), "--subset", "validation", "--dataset_cache_dir", str(tmp_path)]
+        )

@@ -1,0 +1,34 @@
+"""litecnn_ser.model_card: the model card written beside a student."""
+
+from __future__ import annotations
+
+
+def test_model_card_tells_ensemble_members_apart():
+    """Three fits of one pipeline and an SVM: the card counts the alike ones and names each member's row by its
+    folder, so that rows of one kind with different numbers are not read as one teacher."""
+    from litecnn_ser import model_card
+
+    def member(folder, kind, accuracy):
+        return {"teacher": folder, "teacher_model_type": kind, "validation": {"accuracy": accuracy}}
+
+    distillation = {
+        "members": [member(f"runs/mlp_seed{s}", "ComParE_2016 + mlp", 0.57 + s / 100) for s in range(3)]
+        + [member("org/egemaps-svm", "eGeMAPSv02 + svm", 0.5)],
+        "ensemble_validation": {"accuracy": 0.605},
+        "teacher_logits": "out_of_fold",
+        "alpha": 0.5,
+        "temperature": 2.0,
+    }
+    assert model_card._how_trained(distillation).startswith(
+        "distilled from an ensemble (mean probability) of 3 ComParE_2016 + mlp teachers (hearing whole clips); "
+        "the eGeMAPSv02 + svm teacher (hearing whole clips) using out-of-fold logits"
+    )
+    rows = model_card._teacher_rows(distillation)
+    assert rows[:2] == [
+        "| teacher `mlp_seed0` (ComParE_2016 + mlp) | 0.570 | n/a | n/a |",
+        "| teacher `mlp_seed1` (ComParE_2016 + mlp) | 0.580 | n/a | n/a |",
+    ]
+    assert rows[3].startswith("| teacher `egemaps-svm` (eGeMAPSv02 + svm) | 0.500 |")
+    assert rows[4].startswith("| teacher ensemble (mean probability) | 0.605 |") and len(rows) == 5
+    single = {**distillation, "members": distillation["members"][:1], "ensemble_validation": None}
+    assert model_card._teacher_rows(single) == ["| teacher (ComParE_2016 + mlp) | 0.570 | n/a | n/a |"]
