@@ -266,7 +266,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if targets else "from scratch"
     )
 
-    trainer = build_trainer(StudentTrainer, model, training_args, splits, feature_extractor, train_transform)
+    trainer = build_trainer(
+        StudentTrainer, model, training_args, splits, feature_extractor, train_transform, data_args.corpus_balance
+    )
     metrics = train_and_evaluate(trainer, training_args, labels)
     if trainer.is_world_process_zero():
         trainer.create_model_card()

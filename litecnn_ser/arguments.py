@@ -72,6 +72,38 @@ class DataArguments:
         default=None,
         metadata={"help": "Add white noise at an SNR drawn from [LOW, HIGH] dB per training clip, e.g. 20 40."},
     )
+    validation_corpus: str | None = field(
+        default=None,
+        metadata={
+            "help": "With a mix of corpora: draw the validation speakers from this corpus alone (its split exactly as "
+            "when it is trained on alone) and train on every clip of the others, e.g. --validation_corpus cremad "
+            "keeps CREMA-D's validation actors of --split_seed out. Default: the split is drawn over the whole mix."
+        },
+    )
+    corpus_balance: float = field(
+        default=0.0,
+        metadata={
+            "help": "With a mix of corpora: how much each epoch evens out the corpora. A clip of a corpus of n training "
+            "clips is drawn with probability proportional to n ** -balance: 0 draws every clip once (the mix as it "
+            "is), 1 gives every corpus the same share of each epoch (small corpora's clips drawn several times), "
+            "0.5 is in between. Epochs keep their length."
+        },
+    )
+    channel_augmentation: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Recording-condition augmentation of the student's training clips, each with its default "
+            "probability (litecnn_ser/augment.py): any of reverb eq telephone codec noise babble. Default: none."
+        },
+    )
+    trim_silence: bool = field(
+        default=False,
+        metadata={
+            "help": "Cut the silence before and after the speech (an energy gate, litecnn_ser/vad.py) before anything "
+            "else, in training and evaluation; recorded with the model, so eval.py, predict.py, the pipeline's "
+            "callers and the ONNX runtime trim the same way."
+        },
+    )
     dataset_cache_dir: str | None = field(
         default=None, metadata={"help": "Where the decoded-audio Arrow cache lives (default: the datasets cache)."}
     )
@@ -97,6 +129,8 @@ class DataArguments:
             len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]
         ):
             raise ValueError(f"--noise_snr_db takes LOW HIGH in dB (LOW <= HIGH), got {self.noise_snr_db}")
+        if not 0 <= self.corpus_balance <= 1:
+            raise ValueError(f"--corpus_balance must be between 0 and 1, got {self.corpus_balance}")
 
     def seed_of_split(self, seed: int) -> int:
         """The split's seed: --split_seed, else the training seed."""

@@ -95,8 +95,10 @@ class DistillationTrainer(MeanLossTrainer):
                 outputs.logits, teacher_logits.to(outputs.logits), labels, self.args.alpha, self.args.temperature
             )
         if hints is not None:
-            head = getattr(self.accelerator.unwrap_model(model), HINT_HEAD)
-            pooled = outputs.hidden_states[-1]
+            student = self.accelerator.unwrap_model(model)
+            head = getattr(student, HINT_HEAD)
+            # the pooled embedding, from the last block's output: what the classifier reads
+            pooled = student.litecnn.pool(outputs.hidden_states[-1], inputs.get("attention_mask"))
             loss = loss + self.args.hint_weight * F.mse_loss(head(pooled), hints.to(pooled))
         return (loss, outputs) if return_outputs else loss
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import datasets
+import numpy as np
 
 from data.cremad import CremaDError, PreparationReport, split_cremad
 from data.sources import Source, describe_sources, load_sources
@@ -25,7 +26,7 @@ def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDi
     given = " ".join(data_args.data_dir)
     try:
         corpus, reports = load_sources(data_args.data_dir, data_args.dataset_cache_dir)
-        splits = split_cremad(corpus, data_args.split, data_args.test_size, seed)
+        splits = split_mix(corpus, data_args.split, data_args.test_size, seed, data_args.validation_corpus)
     except (FileNotFoundError, CremaDError, ValueError) as error:
         raise SystemExit(f"error: --data_dir {given}: {error}") from None
     for name, limit in (("train", data_args.max_train_samples), ("validation", data_args.max_eval_samples)):
@@ -38,6 +39,31 @@ def load_splits(data_args: DataArguments, seed: int) -> tuple[datasets.DatasetDi
         (logger.warning if report.skipped else logger.info)("%s: %s", source, report.summary())
     logger.info("split %r (seed %d): %d train, %d validation clips", data_args.split, seed, *map(len, splits.values()))
     return splits, reports
+
+
+def split_mix(
+    corpus: datasets.Dataset, split: str, test_size: float, seed: int, validation_corpus: str | None = None
+) -> datasets.DatasetDict:
+    """`split_cremad` over the whole table, or, with `validation_corpus`, over that corpus's clips alone (the same
+    validation speakers as when it is trained on alone) with every clip of the other corpora in training.
+
+    Speakers never collide across corpora (`actor_id` is unique over a mix), so no speaker is in both splits."""
+    if validation_corpus is None:
+        return split_cremad(corpus, split, test_size, seed)
+    if "corpus" not in corpus.column_names:
+        raise CremaDError(f"--validation_corpus {validation_corpus}: it needs a mix of corpora (several --data_dir)")
+    names = np.asarray(corpus["corpus"], dtype=object)
+    if not np.any(names == validation_corpus):
+        present = ", ".join(dict.fromkeys(names.tolist()))
+        raise CremaDError(f"--validation_corpus {validation_corpus}: not in the mix (its corpora: {present})")
+    inside = np.flatnonzero(names == validation_corpus)
+    held_out = split_cremad(corpus.select(inside), split, test_size, seed)["validation"]
+    in_validation = np.zeros(len(corpus), dtype=bool)
+    in_validation[inside[np.isin(np.asarray(corpus.select(inside)["id"]), held_out["id"])]] = True
+    return datasets.DatasetDict(
+        train=corpus.select(np.flatnonzero(~in_validation)),
+        validation=corpus.select(np.flatnonzero(in_validation)),
+    )
 
 
 def label_names(splits: datasets.DatasetDict) -> list[str]:
@@ -65,6 +91,10 @@ def training_data_record(data_args: DataArguments, splits: datasets.DatasetDict,
         "train_crop": data_args.train_crop,
         "speed_perturbation": data_args.speed_perturbation,
         "noise_snr_db": data_args.noise_snr_db,
+        "validation_corpus": data_args.validation_corpus,
+        "corpus_balance": data_args.corpus_balance,
+        "channel_augmentation": data_args.channel_augmentation,
+        "trim_silence": data_args.trim_silence,
         "num_train": len(splits["train"]),
         "num_validation": len(splits["validation"]),
         "validation_actors": sorted(set(splits["validation"]["actor_id"]) - {None}),

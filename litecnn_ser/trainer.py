@@ -12,6 +12,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
+from torch.utils.data import WeightedRandomSampler
 from transformers import EarlyStoppingCallback, FeatureExtractionMixin, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
@@ -72,15 +73,21 @@ class MeanLossTrainer(Trainer):
     (it multiplies by the world size). Audio classifiers return a plain mean cross-entropy, so both corrections
     are needed: with this flag off the loss has the same scale for any accumulation and any number of processes."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, corpus_balance: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.model_accepts_loss_kwargs = False
+        self.corpus_balance = corpus_balance
 
     def _get_train_sampler(self, train_dataset=None):
-        """`--train_sampling_strategy group_by_length` with each clip's length read from the table (`duration_s`):
+        """`--corpus_balance`: clips drawn with weights that even out a mix's corpora. Else
+        `--train_sampling_strategy group_by_length` with each clip's length read from the table (`duration_s`):
         the stock sampler cannot read a column through the decoding transform. Batches of similar lengths make
         whole-clip training (`--max_duration_s 6`) pad little."""
         dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.corpus_balance > 0 and isinstance(dataset, datasets.Dataset) and "corpus" in dataset.column_names:
+            weights = corpus_weights(dataset.with_format(None)["corpus"], self.corpus_balance)
+            # no generator: like the stock RandomSampler, it draws its seed from torch's (seeded, checkpointed) RNG
+            return WeightedRandomSampler(weights, num_samples=len(dataset), replacement=True)
         if not self._groups_by_length(dataset):
             return super()._get_train_sampler(train_dataset)
         batch_size = self.args.train_batch_size * self.args.gradient_accumulation_steps
@@ -109,6 +116,14 @@ class MeanLossTrainer(Trainer):
         return list(dataset.with_format(None)[column])
 
 
+def corpus_weights(corpora: list[str], balance: float) -> torch.Tensor:
+    """Each clip's sampling weight, n_c ** -balance for a clip of a corpus of n_c clips: 0 leaves the mix as it is,
+    1 gives every corpus the same expected share of an epoch."""
+    names, counts = np.unique(np.asarray(corpora, dtype=object).astype(str), return_counts=True)
+    size = dict(zip(names.tolist(), counts.tolist()))
+    return torch.tensor([size[str(name)] ** -balance for name in corpora], dtype=torch.double)
+
+
 def build_trainer(
     trainer_class: type[Trainer],
     model,
@@ -116,6 +131,7 @@ def build_trainer(
     splits: datasets.DatasetDict,
     feature_extractor: FeatureExtractionMixin,
     train_transform: AudioTransform,
+    corpus_balance: float = 0.0,
 ) -> Trainer:
     """The Trainer both scripts use: train/validation splits, the audio collator, sklearn metrics, early stopping,
     the epoch callback that keeps random crops reproducible across a resume, and a stop at the first NaN weight."""
@@ -128,6 +144,7 @@ def build_trainer(
         processing_class=feature_extractor,
         compute_metrics=LabelledMetrics(label_names(splits)),
         callbacks=[EpochCallback(train_transform), DivergenceCallback(), *early_stopping_callbacks(training_args)],
+        **({"corpus_balance": corpus_balance} if corpus_balance else {}),
     )
 
 

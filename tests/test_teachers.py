@@ -255,8 +255,9 @@ def test_hint_term_is_the_weighted_mse_of_the_head_on_the_pooled_embedding(tmp_p
     with torch.no_grad():
         outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, output_hidden_states=True)
         cross_entropy = float(torch.nn.functional.cross_entropy(outputs.logits, inputs["labels"]))
-        mse = float(torch.nn.functional.mse_loss(head(outputs.hidden_states[-1]), hints))
-    assert outputs.hidden_states[-1].shape == (3, config.hidden_size)
+        pooled = model.litecnn.pool(outputs.hidden_states[-1], inputs.get("attention_mask"))
+        mse = float(torch.nn.functional.mse_loss(head(pooled), hints))
+    assert pooled.shape == (3, config.hidden_size)
     assert loss(0.0, hints) == pytest.approx(cross_entropy, rel=1e-5)
     assert loss(1.0, hints) == pytest.approx(cross_entropy + mse, rel=1e-5)
     assert loss(2.5, hints) == pytest.approx(cross_entropy + 2.5 * mse, rel=1e-5)

@@ -1,0 +1,162 @@
+"""Leave one corpus out: train a student on a mix of corpora, score it on the corpus it never heard.
+
+    python experiments/cross_corpus/loco.py --name mix_scratch_hint3 -- configs/student_recipe_deep.json \
+        --hint_features eGeMAPSv02 --hint_weight 3
+    python experiments/cross_corpus/loco.py --name mix_aug --folds savee tess -- configs/student_recipe_deep.json \
+        --channel_augmentation reverb eq telephone codec noise babble
+    python experiments/cross_corpus/loco.py --table            # every protocol run in experiments/results/, Markdown
+
+Folds (CREMA-D, SAVEE and TESS by default; `--corpora NAME=FOLDER ...` to point elsewhere):
+- `savee`: trained on CREMA-D's 40 training actors + TESS, scored on all of SAVEE;
+- `tess`: trained on CREMA-D's 40 training actors + SAVEE, scored on all of TESS;
+- `cremad`: trained on SAVEE + TESS, scored on all 50 actors of CREMA-D (none was heard in training);
+- `none`: trained on the three (CREMA-D's 40 training actors), scored on CREMA-D's 10 validation actors: the
+  in-corpus number of the speaker split, for the same recipe.
+Whenever CREMA-D is in the mix, its speaker split is today's (`--validation_corpus cremad --split speaker
+--split_seed 42`: the same 10 validation actors, which select the checkpoint); without it, one speaker of the first
+training corpus is held out for that (`--validation_corpus savee`). The left-out corpus never selects anything.
+
+Each fold is scored from one clip and speaker-adapted (each speaker's mean log-probability removed, from that
+speaker's other clips: not a one-clip number), accuracy and UAR, by `eval.py`. A run goes to runs/loco/NAME/FOLD;
+its scores, command and wall time to experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and
+an interrupted training goes on from its newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "experiments" / "results"
+SHARED = ROOT.parent / "shared" / "datasets"
+DEFAULT_CORPORA = {
+    "cremad": SHARED / "crema-d" / "AudioFLAC",
+    "savee": SHARED / "savee",
+    "tess": SHARED / "tess",
+}
+FOLDS = ("savee", "tess", "cremad", "none")
+SPLIT = ["--split", "speaker", "--split_seed", "42"]
+"""CREMA-D's speaker split of every CREMA-D run in this project: the same 10 validation actors."""
+
+
+def parse_corpora(items: list[str] | None) -> dict[str, Path]:
+    if not items:
+        return dict(DEFAULT_CORPORA)
+    corpora = {}
+    for item in items:
+        name, _, folder = item.partition("=")
+        if name not in DEFAULT_CORPORA or not folder:
+            raise SystemExit(
+                f"error: --corpora {item!r}: expected NAME=FOLDER, NAME one of {', '.join(DEFAULT_CORPORA)}"
+            )
+        corpora[name] = Path(folder)
+    return corpora
+
+
+def fold_plan(fold: str, corpora: dict[str, Path]) -> tuple[list[str], list[str], list[str]]:
+    """(training sources as KIND=FOLDER, the split flags, eval.py's arguments for the scored corpus) of one fold."""
+    if fold not in FOLDS:
+        raise SystemExit(f"error: --folds {fold!r}: one of {', '.join(FOLDS)}")
+    training = [name for name in corpora if name != fold]
+    if len(training) < 1:
+        raise SystemExit(f"error: fold {fold}: nothing left to train on")
+    sources = [f"{name}={corpora[name]}" for name in training]
+    validation = "cremad" if "cremad" in training else training[0]
+    split = ["--validation_corpus", validation, *SPLIT]
+    if fold == "none":
+        scored = [str(corpora["cremad"]), "--corpus", "cremad", "--subset", "validation"]
+    else:
+        scored = [str(corpora[fold]), "--corpus", fold]
+    return sources, split, scored
+
+
+def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], python: str) -> dict:
+    output = ROOT / "runs" / "loco" / name / fold
+    sources, split, scored = fold_plan(fold, corpora)
+    train = [python, "train_student.py", *recipe, "--data_dir", *sources, *split, "--output_dir", str(output)]
+    train += ["--disable_tqdm", "true"]
+    checkpoints = sorted(output.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    if checkpoints and not (output / "all_results.json").is_file():
+        train += ["--resume_from_checkpoint", str(checkpoints[-1])]
+    start = time.time()
+    if not (output / "all_results.json").is_file():
+        print(f"== {name}/{fold}: {shlex.join(train)}", flush=True)
+        subprocess.run(train, cwd=ROOT, check=True)
+    trained = time.time() - start
+    evaluate = [python, "eval.py", str(output), *scored, "--speaker_adaptation", "--json"]
+    print(f"== {name}/{fold}: {shlex.join(evaluate)}", flush=True)
+    scores = json.loads(subprocess.run(evaluate, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    return {
+        "fold": fold,
+        "trained_on": [source.partition("=")[0] for source in sources],
+        "scored_on": scores["corpus"],
+        "one_clip": {key: scores["metrics"][key] for key in ("accuracy", "uar", "macro_f1", "num_clips")},
+        "speaker_adapted": {key: scores["speaker_adapted"][key] for key in ("accuracy", "uar")},
+        "train_command": shlex.join(train),
+        "eval_command": shlex.join(evaluate),
+        "wall_time_s": round(time.time() - start),
+        "training_wall_time_s": round(trained),
+    }
+
+
+def table(results: Path = RESULTS) -> str:
+    """Every protocol run under `results` (loco_NAME/FOLD.json) as one Markdown table, a row per run and fold."""
+    lines = [
+        "| recipe | left out (scored on) | clips | one clip: accuracy / UAR | speaker-adapted: accuracy / UAR |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for folder in sorted(results.glob("loco_*")):
+        for fold in FOLDS:
+            path = folder / f"{fold}.json"
+            if not path.is_file():
+                continue
+            row = json.loads(path.read_text())
+            left_out = "none (CREMA-D validation actors)" if fold == "none" else fold
+            one, adapted = row["one_clip"], row["speaker_adapted"]
+            lines.append(
+                f"| {folder.name.removeprefix('loco_')} | {left_out} | {one['num_clips']} | "
+                f"{one['accuracy']:.3f} / {one['uar']:.3f} | {adapted['accuracy']:.3f} / {adapted['uar']:.3f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    recipe = argv[argv.index("--") + 1 :] if "--" in argv else []
+    own = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", help="the recipe's name: runs/loco/NAME, experiments/results/loco_NAME")
+    parser.add_argument("--folds", nargs="+", default=list(FOLDS), help=f"folds to run (default: {' '.join(FOLDS)})")
+    parser.add_argument("--corpora", nargs="+", help="NAME=FOLDER for cremad, savee, tess (default: ../shared)")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the scripts")
+    parser.add_argument("--table", action="store_true", help="print the table of every protocol run and exit")
+    args = parser.parse_args(own)
+    if args.table:
+        print(table())
+        return 0
+    if not args.name:
+        parser.error("--name is required (or --table)")
+    corpora = parse_corpora(args.corpora)
+    for name, folder in corpora.items():
+        if not folder.is_dir():
+            raise SystemExit(f"error: corpus {name}: no such folder {folder}")
+    for fold in args.folds:
+        path = RESULTS / f"loco_{args.name}" / f"{fold}.json"
+        if path.is_file():
+            print(f"== {args.name}/{fold}: scored already ({path})")
+            continue
+        row = run_fold(args.name, fold, corpora, recipe, args.python)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(row, indent=1) + "\n")
+        print(table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The shipped model's folder, as a hub repo lays it out, and its model card, from a trained student and its checks.
+
+    python -m litecnn_ser.release runs/model/student models/litecnn-ser --export runs/model/export \
+        --eval cremad=runs/model/eval/cremad savee=runs/model/eval/savee tess=runs/model/eval/tess \
+        --bench runs/model/bench.json --command "make model"
+
+The folder: `config.json`, `model.safetensors`, `preprocessor_config.json`, the remote-code files
+(`configuration_litecnn.py`, `modeling_litecnn.py`), `README.md` (the card) and `onnx/` (`model.onnx`,
+`model_int8.onnx`, `export_report.json`). Every number on the card is read from the files the build wrote: the
+validation scores from `eval.py --output_dir` (one clip and speaker-adapted), the int8 graph's accuracy from the
+export report, its speed from `bench.py --model`. `card_numbers()` reads them back, so a test can recompute them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+from safetensors import safe_open
+
+from litecnn_ser.model_card import CORPORA, HUMAN_VOICE_ONLY, PAPER
+
+MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+REMOTE_CODE = ("configuration_litecnn.py", "modeling_litecnn.py")
+ONNX_FILES = ("model.onnx", "model_int8.onnx", "export_report.json")
+CREMAD_LICENCE = (
+    "Open Database License (ODbL 1.0), contents under the Database Contents License (DbCL 1.0): "
+    "https://github.com/CheyneyComputerScience/CREMA-D"
+)
+INT8_ROW = "int8 ONNX graph (onnx/model_int8.onnx)"
+"""The card's row of the int8 graph's validation accuracy: `card_numbers` finds it by this name."""
+
+
+class ReleaseError(ValueError):
+    pass
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise ReleaseError(f"{path}: no such file (run the step that writes it first)")
+    return json.loads(path.read_text())
+
+
+def _percent(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _recalls(metrics: dict) -> dict[str, float]:
+    return {key.removeprefix("recall_"): value for key, value in metrics.items() if key.startswith("recall_")}
+
+
+def cross_corpus_rows(evaluations: dict[str, dict]) -> list[str]:
+    rows = []
+    for name, result in evaluations.items():
+        if name == "cremad":
+            continue
+        described, _ = CORPORA.get(name, (name, None))
+        one, adapted = result["metrics"], result.get("speaker_adapted", {})
+        rows.append(
+            f"| {name.upper()}: {described} | {one['num_clips']} | {_percent(one['accuracy'])} / {_percent(one['uar'])} "
+            f"| {_percent(adapted['accuracy']) if adapted else 'n/a'} |"
+        )
+    return rows
+
+
+def write_card(
+    folder: Path, config: dict, evaluations: dict[str, dict], export: dict, bench: dict | None, command: str
+) -> Path:
+    """The model card of the shipped model: what it saw, its numbers on unseen actors and corpora, its limits."""
+    data = config.get("training_data") or {}
+    validation = evaluations["cremad"]
+    one, adapted = validation["metrics"], validation["speaker_adapted"]
+    labels = [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
+    int8 = export.get("int8") or {}
+    int8_accuracy = int8.get("validation_accuracy")
+    fp32_accuracy = (export.get("fp32") or {}).get("validation_accuracy")
+    latency = ""
+    if bench:
+        latency = (
+            f" On {bench['threads']} CPU threads ({bench['machine']}), one {bench['window_s']:g} s window takes "
+            f"**{bench['fp32_ms']:.2f} ms** with the fp32 graph and **{bench['int8_ms']:.2f} ms** with the int8 graph "
+            f"(median of {bench['runs']} runs, batch 1), against {bench['wav2vec2_base_ms']:.1f} ms for a "
+            f"wav2vec2-base-sized classifier in PyTorch ({bench['wav2vec2_base_ms'] / bench['int8_ms']:.0f}x)."
+        )
+    metadata = {
+        "language": ["en"],
+        "license": "apache-2.0",
+        "library_name": "transformers",
+        "pipeline_tag": "audio-classification",
+        "datasets": ["crema-d"],
+        "tags": ["audio-classification", "speech-emotion-recognition", "knowledge-distillation", "litecnn", "onnx"],
+        "metrics": ["accuracy", "recall", "f1"],
+        "model-index": [
+            {
+                "name": folder.name,
+                "results": [
+                    {
+                        "task": {"type": "audio-classification", "name": "Speech emotion recognition"},
+                        "dataset": {
+                            "type": "crema-d",
+                            "name": "CREMA-D (10 actors unseen in training)",
+                            "split": "validation (speaker split, seed 42)",
+                        },
+                        "metrics": [
+                            {"type": "accuracy", "value": round(one["accuracy"], 4), "name": "accuracy, one clip"},
+                            {"type": "recall", "value": round(one["uar"], 4), "name": "UAR, one clip"},
+                            {"type": "f1", "value": round(one["macro_f1"], 4), "name": "macro-F1, one clip"},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    recalls, adapted_recalls = _recalls(one), _recalls(adapted)
+    parameters = config.get("num_parameters")
+    size = f"{parameters / 1e6:.2f}M-parameter " if parameters else ""
+    distillation = config.get("distillation") or {}
+    teachers = [Path(member.get("teacher", "?")).name for member in distillation.get("members") or []]
+    hint = config.get("feature_hint") or {}
+    card = f"""---
+{yaml.safe_dump(metadata, sort_keys=False).strip()}
+---
+
+# LiteCNN-SER: speech emotion recognition in 1.08M parameters
+
+A {size}1-D CNN that reads raw 16 kHz mono audio and says which of {len(labels)} acted emotions it hears:
+{", ".join(labels)}. It was distilled from an ensemble of four classical teachers ({", ".join(f"`{name}`" for name in teachers)}:
+openSMILE functionals with scikit-learn classifiers, their out-of-fold logits) with alpha {distillation.get("alpha")} and
+temperature {distillation.get("temperature")}, plus a feature hint (its pooled embedding regressing each clip's
+standardised {hint.get("feature_set", "?")} functionals, weight {hint.get("hint_weight", "?")}, a head used in training
+only). Layout: {len(config.get("block_channels", []))} depthwise-separable blocks {config.get("block_channels")},
+mean+std pooling; each output frame hears 259 ms of audio.
+
+## What it saw
+
+CREMA-D (Cao et al., IEEE Trans. Affective Computing 2014: acted English, studio recordings), **{data.get("num_train")}
+clips of {data.get("actors", 0) - len(data.get("validation_actors", []))} actors** of a 50-actor subset of the corpus's
+91; the other **{len(data.get("validation_actors", []))} actors ({data.get("num_validation")} clips) were never heard in
+training** and give every number below: actors {", ".join(map(str, data.get("validation_actors", [])))}. Speaker split
+seed {data.get("seed")}, training seed {data.get("training_seed")}. Training: random {data.get("max_duration_s")} s windows,
+speed 0.9/1.0/1.1; evaluation: the first {data.get("eval_max_duration_s")} s of each clip (whole clips). Data licence:
+{CREMAD_LICENCE}. The weights are released under Apache-2.0.
+
+## Results on the 10 unseen actors
+
+| {data.get("num_validation")} clips, 10 unseen actors | accuracy | UAR | macro-F1 |
+|---|---:|---:|---:|
+| one clip (nothing but the clip) | {_percent(one["accuracy"])} | {_percent(one["uar"])} | {_percent(one["macro_f1"])} |
+| speaker-adapted (uses each actor's other clips) | {_percent(adapted["accuracy"])} | {_percent(adapted["uar"])} | {_percent(adapted["macro_f1"])} |
+| {INT8_ROW}, one clip | {_percent(int8_accuracy) if int8_accuracy is not None else "n/a"} | | |
+
+Recall per class, one clip: {", ".join(f"{name} {value:.2f}" for name, value in recalls.items())}.
+Speaker-adapted: {", ".join(f"{name} {value:.2f}" for name, value in adapted_recalls.items())}.
+Speaker adaptation subtracts each speaker's mean log-probability over their clips; it assumes those clips span
+several emotions, and its numbers are not one-clip numbers. For scale: the reference paper (LiteCNN on CREMA-D, random
+split) reports {PAPER["scratch"]} from scratch, {PAPER["distilled"]} distilled and {PAPER["teacher"]} for its wav2vec2
+teacher; human listeners hearing the voice only agree with the acted emotion on {HUMAN_VOICE_ONLY:.1%} of CREMA-D clips.
+
+## The ONNX graphs
+
+`onnx/model.onnx` (fp32, validation accuracy {_percent(fp32_accuracy) if fp32_accuracy is not None else "n/a"}) and
+`onnx/model_int8.onnx` (static int8, per-channel weights; the convolution that reads the waveform stays fp32, since
+all-int8 loses 1.6 points on this layout) take `input_values` (batch, samples), normalised per clip, and return
+`logits`; their metadata holds the labels, the sampling rate and the window. They run with onnxruntime alone (no
+torch): `python -m litecnn_ser.onnx_runtime onnx/model_int8.onnx clip.wav`.{latency}
+
+## On other corpora (never heard in training)
+
+| corpus | clips | one clip: accuracy / UAR | speaker-adapted accuracy |
+|---|---:|---:|---:|
+{chr(10).join(cross_corpus_rows(evaluations))}
+
+Six emotions, so chance is about 0.17. **This model does not travel well**: it learnt CREMA-D's recording
+conditions as much as emotion, and from one clip it is little better than chance on other corpora.
+
+## Usage
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("audio-classification", model="models/litecnn-ser", trust_remote_code=True, top_k=None)
+classifier("clip.wav")  # [{{"label": "anger", "score": 0.71}}, ...]
+```
+
+## What it cannot do
+
+- Other languages, children's voices, spontaneous (non-acted) speech: it heard 40 adult actors reading 12 English
+  sentences with acted emotions in one studio.
+- Other recording setups: see the table above (microphones, rooms, silence around the speech).
+- Six classes only ({", ".join(labels)}); it cannot say "none of these" or "surprise".
+- **Not for clinical, hiring, policing, surveillance or any decision about a person.**
+
+## How it was made
+
+`{command}` in the project repository (four classical teachers, the student from `configs/litecnn_ser.json`,
+the exports, the checks, this card; about 45 minutes on 2 CPU cores). CPU training is deterministic across
+machines: the command reproduces these weights' validation accuracy.
+"""
+    path = folder / "README.md"
+    path.write_text(card)
+    return path
+
+
+def card_numbers(folder: Path) -> dict[str, float]:
+    """The numbers a test recomputes: the one-clip validation accuracy (model-index) and the int8 graph's."""
+    text = (folder / "README.md").read_text()
+    metadata = yaml.safe_load(text.split("---")[1])
+    metrics = metadata["model-index"][0]["results"][0]["metrics"]
+    numbers = {"accuracy": next(m["value"] for m in metrics if m["type"] == "accuracy")}
+    match = re.search(rf"\| {re.escape(INT8_ROW)}, one clip \| ([0-9.]+) \|", text)
+    if match:
+        numbers["int8_accuracy"] = float(match.group(1))
+    return numbers
+
+
+def build_release(
+    student: Path,
+    output: Path,
+    export: Path,
+    evaluations: dict[str, Path],
+    bench: Path | None = None,
+    command: str = "make model",
+) -> Path:
+    """Copy the student, its remote code and its exports into `output` and write the card."""
+    root = Path(__file__).resolve().parents[1]
+    results = {name: _read_json(folder / "eval_results.json") for name, folder in evaluations.items()}
+    if "cremad" not in results or "speaker_adapted" not in results["cremad"]:
+        raise ReleaseError("--eval needs cremad=FOLDER, written by eval.py --subset validation --speaker_adaptation")
+    report = _read_json(export / "export_report.json")
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "onnx").mkdir(exist_ok=True)
+    for name in MODEL_FILES:
+        if not (student / name).is_file():
+            raise ReleaseError(f"{student / name}: no such file (is {student} a trained student?)")
+        shutil.copy2(student / name, output / name)
+    for name in REMOTE_CODE:  # the project's own files: the folder's remote code is always the current code
+        shutil.copy2(root / name, output / name)
+    for name in ONNX_FILES:
+        if (export / name).is_file():
+            shutil.copy2(export / name, output / "onnx" / name)
+    config = json.loads((output / "config.json").read_text())
+    with safe_open(str(output / "model.safetensors"), "np") as weights:
+        parameters = [
+            key  # noqa: SIM118  (a safetensors handle is not iterable)
+            for key in weights.keys()
+            if not key.rsplit(".", 1)[-1].startswith(("running_", "num_batches"))
+        ]
+        config["num_parameters"] = sum(int(np.prod(weights.get_slice(key).get_shape())) for key in parameters)
+    write_card(output, config, results, report, _read_json(bench) if bench else None, command)
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("student", type=Path, help="the trained student folder")
+    parser.add_argument("output", type=Path, help="the release folder (e.g. models/litecnn-ser)")
+    parser.add_argument("--export", type=Path, required=True, help="export.py's output folder")
+    parser.add_argument("--eval", nargs="+", required=True, help="NAME=FOLDER of eval.py --output_dir, cremad first")
+    parser.add_argument("--bench", type=Path, help="bench.py --model's JSON (the graphs' latency)")
+    parser.add_argument("--command", default="make model", help="the command that made the model, for the card")
+    args = parser.parse_args(argv)
+    evaluations = {}
+    for item in args.eval:
+        name, _, folder = item.partition("=")
+        if not folder:
+            parser.error(f"--eval {item!r}: expected NAME=FOLDER")
+        evaluations[name] = Path(folder)
+    try:
+        build_release(args.student, args.output, args.export, evaluations, args.bench, args.command)
+    except ReleaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"release in {args.output} (card: {args.output / 'README.md'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
