@@ -246,11 +246,8 @@ def build_release(
             shutil.copy2(export / name, output / "onnx" / name)
     config = json.loads((output / "config.json").read_text())
     with safe_open(str(output / "model.safetensors"), "np") as weights:
-        parameters = [
-            key  # noqa: SIM118  (a safetensors handle is not iterable)
-            for key in weights.keys()
-            if not key.rsplit(".", 1)[-1].startswith(("running_", "num_batches"))
-        ]
+        names = weights.keys()  # a safetensors handle is not iterable
+        parameters = [key for key in names if not key.rsplit(".", 1)[-1].startswith(("running_", "num_batches"))]
         config["num_parameters"] = sum(int(np.prod(weights.get_slice(key).get_shape())) for key in parameters)
     write_card(output, config, results, report, _read_json(bench) if bench else None, command)
     return output
