@@ -49,6 +49,7 @@ class PipelineScorer:
         self.classifier = classifier
         config = classifier.model.config
         self.labels = [config.id2label[i] for i in range(len(config.id2label))]
+        self.trim_silence = bool((getattr(config, "training_data", None) or {}).get("trim_silence"))
 
     def probabilities(self, clips: list[np.ndarray]) -> np.ndarray:
         results = self.classifier([{"raw": clip, "sampling_rate": SAMPLING_RATE} for clip in clips], top_k=None)

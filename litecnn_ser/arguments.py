@@ -129,6 +129,13 @@ class DataArguments:
             len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]
         ):
             raise ValueError(f"--noise_snr_db takes LOW HIGH in dB (LOW <= HIGH), got {self.noise_snr_db}")
+        if self.channel_augmentation:
+            from litecnn_ser.augment import ChannelAugmentation
+
+            try:
+                ChannelAugmentation.from_names(self.channel_augmentation)
+            except ValueError as error:
+                raise ValueError(f"--channel_augmentation: {error}") from None
         if not 0 <= self.corpus_balance <= 1:
             raise ValueError(f"--corpus_balance must be between 0 and 1, got {self.corpus_balance}")
 

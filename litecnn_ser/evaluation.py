@@ -102,10 +102,12 @@ def load_scorer(model_id: str, batch_size: int):
     window = record.get("eval_max_duration_s") or record.get("max_duration_s")
 
     def score(dataset, view: View | None = None):
-        return compute_model_logits(model, feature_extractor, dataset, view or View(1.0, 0.0, window), batch_size)
+        view = view or View(1.0, 0.0, window)
+        return compute_model_logits(model, feature_extractor, dataset, view, batch_size, record.get("trim_silence"))
 
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return score, labels, record, f"first {window:g} s of each clip" if window else "whole clips"
+    heard = f"first {window:g} s of each clip" if window else "whole clips"
+    return score, labels, record, heard + (", silence trimmed" if record.get("trim_silence") else "")
 
 
 def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: str):

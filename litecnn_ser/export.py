@@ -23,6 +23,7 @@ from data.audio import MIN_DURATION_S, SAMPLING_RATE, crop, load_audio, random_o
 from data.views import View, apply_view
 from litecnn_ser.onnx_runtime import FORMAT, NORMALIZATION_EPSILON, OnnxClassifier, normalize, softmax
 from litecnn_ser.scoring import model_windows
+from litecnn_ser.vad import trim_silence
 
 CALIBRATION_WINDOW_S = 1.0
 """Calibration windows share one length: percentile calibration stacks the activations of all of them."""
@@ -248,6 +249,7 @@ def export_metadata(model, feature_extractor, model_id: str) -> dict[str, str]:
         "normalization": f"(x - mean(x)) / sqrt(var(x) + {NORMALIZATION_EPSILON:g}) per clip or window",
         "window_s": f"{window_s:g}",
         "stream_window_s": f"{stream_window_s:g}",
+        "trim_silence": "true" if (getattr(config, "training_data", None) or {}).get("trim_silence") else "false",
         "source": model_id,
         "training_data": json.dumps(getattr(config, "training_data", None) or {}),
     }
@@ -267,7 +269,8 @@ def load_clips(data_dir: list[str], record: dict, window_s: float, calibration_c
 
     def clips(dataset) -> list[np.ndarray]:
         audios = dataset.with_format(None)["audio"]
-        return [apply_view(load_audio(audio), view) for audio in tqdm(audios, desc="decoding", unit="clip")]
+        decoded = (load_audio(audio) for audio in tqdm(audios, desc="decoding", unit="clip"))
+        return [apply_view(trim_silence(clip) if record.get("trim_silence") else clip, view) for clip in decoded]
 
     train, rng = splits["train"], np.random.default_rng(0)
     chosen = rng.choice(len(train), size=min(calibration_clips, len(train)), replace=False)

@@ -89,6 +89,7 @@ class OnnxClassifier:
         self.do_normalize = metadata.get("do_normalize", "true") == "true"
         self.window_s = float(metadata["window_s"])
         self.stream_window_s = float(metadata.get("stream_window_s", self.window_s))
+        self.trim_silence = metadata.get("trim_silence") == "true"  # the model was trained on trimmed clips
         self.input_names = [item.name for item in self.session.get_inputs()]
 
     def logits(self, batch: np.ndarray) -> np.ndarray:

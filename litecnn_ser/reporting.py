@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from data.audio import SAMPLING_RATE, AudioDecodeError, expand_paths, load_audio, stream_audio
 from litecnn_ser.scoring import classify_windows, stream_results
+from litecnn_ser.vad import trim_silence
 
 
 def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +99,8 @@ def classify_paths(
             errors.append((str(path), error.reason))
             continue
         result = {"file": str(path), "duration_s": round(waveform.size / SAMPLING_RATE, 3)}
+        if getattr(scorer, "trim_silence", False):  # as the model heard its training clips
+            waveform = trim_silence(waveform)
         results.append({**result, **classify_windows(scorer, waveform, int(round(window_s * SAMPLING_RATE)))})
     return results, errors
 

@@ -34,6 +34,7 @@ from data.views import View, apply_view
 from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
 from litecnn_ser.splits import TRAINING_DATA_KEY
 from litecnn_ser.transforms import AudioCollator
+from litecnn_ser.vad import trim_silence
 
 logger = logging.getLogger(__name__)
 
@@ -120,13 +121,17 @@ class FunctionalsTeacher(FeatureTeacher):
 
 
 @torch.no_grad()
-def compute_model_logits(model, feature_extractor, dataset: datasets.Dataset, view: View, batch_size: int):
-    """A model's logits for the `view` of every clip, in eval mode without gradients, batched."""
+def compute_model_logits(
+    model, feature_extractor, dataset: datasets.Dataset, view: View, batch_size: int, trim: bool = False
+):
+    """A model's logits for the `view` of every clip, in eval mode without gradients, batched; `trim`: each clip's
+    leading and trailing silence cut first (a model trained with `--trim_silence`)."""
     collate = AudioCollator(feature_extractor)
     audios = dataset.with_format(None)["audio"]
     logits = []
     for start in tqdm(range(0, len(audios), batch_size), desc="logits", unit="batch"):
-        clips = [apply_view(load_audio(audio), view) for audio in audios[start : start + batch_size]]
+        decoded = [load_audio(audio) for audio in audios[start : start + batch_size]]
+        clips = [apply_view(trim_silence(clip) if trim else clip, view) for clip in decoded]
         features = feature_extractor(clips, sampling_rate=SAMPLING_RATE, return_attention_mask=False)
         batch = collate([{"input_values": values, "labels": 0} for values in features["input_values"]])
         batch.pop("labels")

@@ -19,6 +19,8 @@ from transformers import FeatureExtractionMixin
 from data.audio import SAMPLING_RATE, crop, load_audio, random_offset
 from data.views import View, apply_view, change_speed
 from litecnn_ser.arguments import DataArguments
+from litecnn_ser.augment import ChannelAugmentation
+from litecnn_ser.vad import trim_silence
 
 TEACHER_LOGITS = "teacher_logits"
 """Name of the per-clip teacher logits in a training batch."""
@@ -45,6 +47,8 @@ class AudioTransform:
         targets=None,
         augmentation: Augmentation | None = None,
         hints=None,
+        channel: ChannelAugmentation | None = None,
+        trim: bool = False,
     ):
         self.feature_extractor = feature_extractor
         self.max_samples = max_samples
@@ -53,17 +57,21 @@ class AudioTransform:
         self.targets = targets
         self.augmentation = augmentation or Augmentation()
         self.hints = hints
+        self.channel = channel
+        self.trim = trim
         self.epoch = 0
 
     def rng(self, clip_id: str) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, zlib.crc32(clip_id.encode())])
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        clips, soft = [], []
+        clips, soft, generators = [], [], []
         views = self.targets.views if self.targets is not None else None
         for audio, clip_id in zip(batch["audio"], batch["id"]):
             rng = self.rng(clip_id)
             waveform = load_audio(audio)
+            if self.trim:  # before any window: the window is taken from the speech
+                waveform = trim_silence(waveform)
             if views:  # the student hears its window of one cached view; the teacher's logits are for that view
                 index = int(rng.integers(len(views)))
                 view = views[index]
@@ -74,8 +82,14 @@ class AudioTransform:
                 offset = random_offset(waveform.size, self.max_samples, rng) if self.random_crop else 0
                 waveform = crop(waveform, self.max_samples, offset)
             clips.append(self.augmentation.add_noise(waveform, rng))
+            generators.append(rng)
             if self.targets is not None:
                 soft.append(self.targets.lookup(clip_id, index))
+        if self.channel is not None and self.channel.enabled:  # babble: the batch's other clips
+            clips = [
+                self.channel(clip, rng, babble=clips[:i] + clips[i + 1 :] or [clip])
+                for i, (clip, rng) in enumerate(zip(clips, generators))
+            ]
         features = self.feature_extractor(clips, sampling_rate=SAMPLING_RATE, return_attention_mask=False)
         output = {"input_values": list(features["input_values"]), "labels": list(batch["label"])}
         if self.targets is not None:
@@ -140,9 +154,19 @@ def set_transforms(
         noise_snr_db=tuple(data_args.noise_snr_db) if data_args.noise_snr_db else None,
     )
     random_crop = data_args.train_crop == "random"
+    channel = ChannelAugmentation.from_names(data_args.channel_augmentation)
     train_transform = AudioTransform(
-        feature_extractor, data_args.max_samples, random_crop, seed, targets, augmentation, hints
+        feature_extractor,
+        data_args.max_samples,
+        random_crop,
+        seed,
+        targets,
+        augmentation,
+        hints,
+        channel=channel,
+        trim=data_args.trim_silence,
     )
     splits["train"].set_transform(train_transform)
-    splits["validation"].set_transform(AudioTransform(feature_extractor, data_args.eval_max_samples))
+    validation = AudioTransform(feature_extractor, data_args.eval_max_samples, trim=data_args.trim_silence)
+    splits["validation"].set_transform(validation)
     return train_transform

@@ -138,3 +138,81 @@ def test_deterministic_and_short_inputs():
     tiny = np.ones(100, np.float32) * 0.1  # shorter than a frame
     assert vad.frame_activity(tiny).shape == (1,)
     assert vad.trim_silence(tiny).size == 100
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The same trim wherever a model trained with --trim_silence hears a clip: predict.py / the ONNX runtime, eval.py
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def wav_bytes(waveform: np.ndarray) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, waveform, SAMPLING_RATE, format="WAV", subtype="FLOAT")
+    return buffer.getvalue()
+
+
+class RecordingScorer:
+    """A scorer of `litecnn_ser.scoring` that keeps what it was given: the waveforms a model would hear."""
+
+    labels = ["anger", "sadness"]
+
+    def __init__(self, trim_silence: bool):
+        self.trim_silence = trim_silence
+        self.heard: list[np.ndarray] = []
+
+    def probabilities(self, clips):
+        self.heard.extend(clips)
+        return np.array([[float(np.std(clip)), 1.0] for clip in clips]) / 2
+
+
+@pytest.mark.parametrize("noise_db", [None, -30.0])
+def test_files_padded_with_a_second_of_silence_or_room_noise_are_heard_as_the_speech(tmp_path, noise_db):
+    import argparse
+
+    import soundfile as sf
+
+    from litecnn_ser.reporting import classify_paths
+
+    speech = utterance()
+    waveform, start, end = padded(noise_db)
+    sf.write(tmp_path / "speech.wav", speech, SAMPLING_RATE)
+    sf.write(tmp_path / "padded.wav", waveform, SAMPLING_RATE)
+    args = argparse.Namespace(paths=[str(tmp_path)], window_s=None, stream=False, json=True, block_s=1.0, hop_s=None)
+    trimmed, untrimmed = RecordingScorer(trim_silence=True), RecordingScorer(trim_silence=False)
+    classify_paths(trimmed, args, window_s=10.0, stream_window_s=2.0)
+    classify_paths(untrimmed, args, window_s=10.0, stream_window_s=2.0)
+    padded_heard, speech_heard = trimmed.heard[0], trimmed.heard[1]  # files in name order: padded, speech
+    assert abs(padded_heard.size - speech_heard.size) < 0.35 * SAMPLING_RATE  # the second on each side is gone
+    assert untrimmed.heard[0].size == waveform.size  # a model trained without the trim hears the file as it is
+
+
+def test_eval_and_training_trim_as_inference_does():
+    """A model trained on trimmed clips is scored on trimmed clips: `compute_model_logits(trim=True)` gives a padded
+    clip the logits of the clip itself (up to the gate's margin), and without the trim it does not."""
+    import datasets
+    import torch
+
+    from configuration_litecnn import LiteCNNConfig
+    from data.views import View
+    from litecnn_ser.teachers import compute_model_logits
+    from modeling_litecnn import LiteCNNForAudioClassification
+
+    torch.manual_seed(0)
+    model = LiteCNNForAudioClassification(
+        LiteCNNConfig(num_labels=2, block_channels=[8, 16], classifier_hidden_size=8)
+    )
+    model.eval()
+    from transformers import Wav2Vec2FeatureExtractor
+
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=SAMPLING_RATE, do_normalize=True)
+    speech = utterance()
+    waveform, _, _ = padded(None)
+    table = datasets.Dataset.from_dict({"audio": [{"bytes": wav_bytes(speech)}, {"bytes": wav_bytes(waveform)}]})
+    view = View(1.0, 0.0, None)
+    with_trim = compute_model_logits(model, extractor, table, view, batch_size=1, trim=True)
+    without = compute_model_logits(model, extractor, table, view, batch_size=1, trim=False)
+    assert np.abs(with_trim[0] - with_trim[1]).max() < np.abs(without[0] - without[1]).max() / 3
