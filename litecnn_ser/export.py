@@ -258,13 +258,15 @@ def export_metadata(model, feature_extractor, model_id: str) -> dict[str, str]:
 def load_clips(data_dir: list[str], record: dict, window_s: float, calibration_clips: int, cache_dir: str | None):
     """(validation clips, their labels, calibration windows), 16 kHz float32: validation clips as the model was
     evaluated, calibration windows of `CALIBRATION_WINDOW_S` at a random offset in random training clips."""
-    from data.cremad import split_cremad
     from data.sources import load_sources
+    from litecnn_ser.splits import split_mix
 
     corpus, _ = load_sources(data_dir, cache_dir)
     if not record.get("split"):
         raise SystemExit("error: the model does not record the split it was trained on (`training_data`)")
-    splits = split_cremad(corpus, record["split"], record["test_size"], record["seed"])
+    # a model trained on a mix with --validation_corpus: its validation clips are that corpus's split
+    within = record.get("validation_corpus") if "corpus" in corpus.column_names else None
+    splits = split_mix(corpus, record["split"], record["test_size"], record["seed"], within)
     view = View(1.0, 0.0, window_s)
 
     def clips(dataset) -> list[np.ndarray]:

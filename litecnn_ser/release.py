@@ -78,8 +78,8 @@ def write_card(
     one, adapted = validation["metrics"], validation["speaker_adapted"]
     labels = [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
     int8 = export.get("int8") or {}
-    int8_accuracy = int8.get("validation_accuracy")
-    fp32_accuracy = (export.get("fp32") or {}).get("validation_accuracy")
+    int8_accuracy = int8.get("accuracy")
+    fp32_accuracy = (export.get("fp32") or {}).get("accuracy")
     latency = ""
     if bench:
         latency = (
