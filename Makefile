@@ -51,9 +51,9 @@ demo: setup
 bench: setup
 	$(PY) bench.py
 
-# Export the demo student (make demo first) and serve the page on http://127.0.0.1:7860
+# Serve the demo page with the shipped model (models/litecnn-ser: make model first) on http://127.0.0.1:7860
 app: setup-demo
-	$(PY) app.py --model $(DEMO)/student
+	$(PY) app.py
 
 # Peak memory and real-time factor: PyTorch vs the torch-free runtime (STUDENT and EXPORT from export.py);
 # experiments/results/deploy_bench.json

@@ -2,12 +2,13 @@
 for a long clip, the emotion over time.
 
     pip install -r requirements-demo.txt
-    python app.py --model ./student               # http://127.0.0.1:7860
+    python app.py                                 # the shipped model (models/litecnn-ser), http://127.0.0.1:7860
+    python app.py --model ./student               # another model
     LITECNN_MODEL=org/litecnn-cremad python app.py
 
-On a Space, `app.py` runs with no arguments: set `LITECNN_MODEL` (a hub id or a folder in the Space). The page uses
-the same code as `predict.py`: clips decoded by `data/audio.py`, probabilities averaged over the model's windows,
-and a sliding window (hop: half a window) for the timeline. Gradio, because Spaces runs it natively and its Audio
+On a Space, `app.py` runs with no arguments: the shipped model, or `LITECNN_MODEL` (a hub id or a folder in the
+Space). The page uses the same code as `predict.py`: clips decoded by `data/audio.py`, probabilities averaged over
+the model's windows, and a sliding window (hop: half a window) for the timeline. Gradio, because Spaces runs it natively and its Audio
 component records from the microphone and uploads files without any front-end code of ours.
 """
 
@@ -22,10 +23,11 @@ from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
 from data.audio import SAMPLING_RATE, AudioDecodeError, load_audio
+from litecnn_ser.loading import SHIPPED_MODEL, model_error
 from litecnn_ser.scoring import classify_windows, model_windows, stream_results
 from predict import PipelineScorer
 
-DEFAULT_MODEL = os.environ.get("LITECNN_MODEL", "org/litecnn-cremad")
+DEFAULT_MODEL = os.environ.get("LITECNN_MODEL") or str(SHIPPED_MODEL)
 
 
 class Demo:
@@ -94,9 +96,16 @@ class Demo:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="a student folder or hub id (env LITECNN_MODEL)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="a student folder or hub id (default: env LITECNN_MODEL, else the shipped model)",
+    )
     parser.add_argument("--port", type=int, default=None, help="server port (default: Gradio's, 7860)")
     args = parser.parse_args(argv)
+    problem = model_error(args.model)
+    if problem:
+        raise SystemExit(f"error: {problem}")
     Demo(args.model).page().launch(server_port=args.port)
 
 

@@ -1,5 +1,6 @@
 """Score a saved model on a folder of CREMA-D, RAVDESS, SAVEE or TESS clips: accuracy, UAR, macro-F1, confusion.
 
+    python eval.py CREMA-D/AudioWAV                                   # the shipped model (models/litecnn-ser)
     python eval.py ./student CREMA-D/AudioWAV                          # every clip of the folder
     python eval.py ./student CREMA-D/AudioWAV --subset validation      # the clips the model was validated on
     python eval.py ./student CREMA-D/AudioWAV --speaker_adaptation --output_dir eval/student --json
@@ -7,7 +8,8 @@
     python eval.py ./student RAVDESS/ --speaker_adaptation      # another corpus (found from its file names)
 
 MODEL is a student or teacher folder (LiteCNN, any transformers audio classifier, a classical teacher) or a hub
-id. The corpus is recognised from the file names (`--corpus` to say it; layouts in `data/corpora.py`); emotions
+id, given first or as `--model`; without it, the shipped model (`models/litecnn-ser`, `make model`).
+The corpus is recognised from the file names (`--corpus` to say it; layouts in `data/corpora.py`); emotions
 outside the six (RAVDESS calm, surprise) are left out and counted. Clips are scored as the model was evaluated in training: the first `eval_max_duration_s` seconds recorded in
 its config (whole clips for a LiteCNN trained with `--eval_max_duration_s 6`), or whole clips for a classical
 teacher. Bad clips are reported by name and the others scored (the folder is prepared like a training folder).
@@ -26,12 +28,21 @@ import sys
 
 from data.sources import KINDS
 from litecnn_ser.evaluation import HEADLINE, SUBSETS, EvaluationError, evaluate
+from litecnn_ser.loading import SHIPPED_MODEL, model_error
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a student or teacher folder, or a hub repo id")
-    parser.add_argument("data_dir", help="a folder of CREMA-D, RAVDESS, SAVEE or TESS clips, as distributed")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], usage="%(prog)s [MODEL] DATA_DIR [--model MODEL] [options]"
+    )
+    parser.add_argument(
+        "positionals",
+        nargs="+",
+        metavar="[MODEL] DATA_DIR",
+        help="MODEL: a student or teacher folder, or a hub repo id (default: the shipped model); DATA_DIR: a folder "
+        "of CREMA-D, RAVDESS, SAVEE or TESS clips, as distributed",
+    )
+    parser.add_argument("--model", help=f"the model, instead of the first positional (default: {SHIPPED_MODEL})")
     parser.add_argument("--corpus", choices=KINDS, help="what the folder is (default: found from its content)")
     parser.add_argument("--subset", choices=SUBSETS, default="all", help="every clip, or the model's validation clips")
     parser.add_argument("--speaker_adaptation", action="store_true", help="also score with per-speaker centring")
@@ -40,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch_size", type=int, default=16, help="clips per forward pass")
     parser.add_argument("--dataset_cache_dir", help="where the decoded-audio cache lives (default: datasets')")
     args = parser.parse_args(argv)
+    if len(args.positionals) > 2 or (len(args.positionals) == 2 and args.model):
+        parser.error("give MODEL DATA_DIR, or DATA_DIR with or without --model")
+    args.data_dir = args.positionals[-1]
+    args.model = args.positionals[0] if len(args.positionals) == 2 else args.model or str(SHIPPED_MODEL)
+    problem = model_error(args.model)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     try:
         results = evaluate(

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from litecnn_ser import export as onnx_export
+from litecnn_ser.loading import model_error
 from litecnn_ser.scoring import model_windows
 
 
@@ -59,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import modeling_litecnn  # noqa: F401  (LiteCNN folders saved without remote code)
 
+    problem = model_error(args.model)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         model = AutoModelForAudioClassification.from_pretrained(args.model, trust_remote_code=True).eval()
         feature_extractor = AutoFeatureExtractor.from_pretrained(args.model)

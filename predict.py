@@ -1,8 +1,13 @@
 """Classify audio files or folders with a saved model (a LiteCNN student, a teacher, or a hub repo id).
 
-    python predict.py ./student clip.wav recordings/          # a table
-    python predict.py org/litecnn-cremad clip.flac --json      # JSON lines
+    python predict.py clip.wav recordings/                     # the shipped model (models/litecnn-ser), a table
+    python predict.py --model ./student clip.wav recordings/   # another model
+    python predict.py org/litecnn-cremad clip.flac --json      # JSON lines (the model first still works)
     python predict.py ./student call.flac --stream --hop_s 0.5   # a long recording: one result per hop, with its time
+
+Without `--model`, the first of two or more positionals is the model when it is a folder holding config.json, or
+a name that does not exist and has no audio file extension (a hub id `org/name`, or a missing model folder, then
+reported as such); otherwise every positional is audio and the shipped model classifies it.
 
 Any sampling rate and channel count: clips are decoded and resampled by `data.audio.load_audio`, then handed to
 `pipeline("audio-classification")` as 16 kHz arrays (a path would need ffmpeg, another rate torchaudio). A clip
@@ -31,6 +36,7 @@ from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
 from data.audio import SAMPLING_RATE
+from litecnn_ser.loading import SHIPPED_MODEL, model_error, names_a_model
 from litecnn_ser.reporting import add_stream_arguments, check_stream_arguments, classify_paths, print_results
 from litecnn_ser.scoring import classify_windows, model_windows
 from litecnn_ser.speaker_adaptation import (
@@ -62,10 +68,20 @@ def classify(classifier, waveform: np.ndarray, window: int) -> dict:
     return classify_windows(PipelineScorer(classifier), waveform, window)
 
 
+MODEL_RULE = (
+    "Without --model, the first of two or more positionals is the model when it is a folder holding config.json, "
+    "or a name that does not exist and has no audio file extension (a hub id org/name, or a missing model folder, "
+    "then reported as such); otherwise every positional is audio and the shipped model classifies it. A model "
+    "starting with . / ~, ending with a separator or with more than one separator is a local folder, never a hub id."
+)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a saved model folder or a hub repo id")
-    parser.add_argument("paths", nargs="+", help="audio files or folders")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=MODEL_RULE)
+    parser.add_argument(
+        "--model", help=f"a saved model folder or a hub repo id (default: the shipped model, {SHIPPED_MODEL})"
+    )
+    parser.add_argument("paths", nargs="+", metavar="[MODEL] PATH", help="audio files or folders (MODEL: see below)")
     parser.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
     parser.add_argument("--batch_size", type=int, default=16, help="windows per forward pass")
     parser.add_argument(
@@ -78,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     add_stream_arguments(parser)
     args = parser.parse_args(argv)
     check_stream_arguments(parser, args)
+    if args.model is None:
+        args.model = args.paths.pop(0) if len(args.paths) > 1 and names_a_model(args.paths[0]) else str(SHIPPED_MODEL)
     if args.stream and args.speaker_from:
         parser.error("--speaker_from needs every clip's scores first; it does not combine with --stream")
     try:
@@ -88,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
+    problem = model_error(args.model)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         classifier = pipeline(
             "audio-classification", model=args.model, trust_remote_code=True, batch_size=args.batch_size

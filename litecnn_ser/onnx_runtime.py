@@ -1,6 +1,7 @@
 """Classify audio with an exported LiteCNN and only onnxruntime, numpy, soundfile and soxr: what a device image carries.
 
-    python -m litecnn_ser.onnx_runtime export/model_int8.onnx clip.wav recordings/    # a table, like predict.py
+    python -m litecnn_ser.onnx_runtime clip.wav recordings/    # the shipped model's int8 graph, a table
+    python -m litecnn_ser.onnx_runtime export/model_int8.onnx clip.wav recordings/    # another export
     python -m litecnn_ser.onnx_runtime export/model_int8.onnx clip.wav --json         # JSON lines
     python -m litecnn_ser.onnx_runtime export/model_int8.onnx call.flac --stream --hop_s 0.5   # one result per hop
 
@@ -29,6 +30,7 @@ import numpy as np
 import onnxruntime
 
 from data.audio import SAMPLING_RATE
+from litecnn_ser.loading import SHIPPED_ONNX, shipped_model_missing_message
 from litecnn_ser.reporting import add_stream_arguments, check_stream_arguments, classify_paths, print_results
 from litecnn_ser.scoring import classify_windows, stream_results
 
@@ -121,14 +123,27 @@ class OnnxClassifier:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="an .onnx file written by export.py")
-    parser.add_argument("paths", nargs="+", help="audio files or folders")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], usage="%(prog)s [MODEL.onnx] PATH [PATH ...] [options]"
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="[MODEL.onnx] PATH",
+        help=f"audio files or folders; the first, when it ends with .onnx, is the model (an .onnx file written by "
+        f"export.py; default: the shipped model's int8 graph, {SHIPPED_ONNX})",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file (per window with --stream)")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores)")
     add_stream_arguments(parser)
     args = parser.parse_args(argv)
     check_stream_arguments(parser, args)
+    args.model = args.paths.pop(0) if args.paths[0].lower().endswith(".onnx") else SHIPPED_ONNX
+    if not args.paths:
+        parser.error("no audio files or folders")
+    if args.model == SHIPPED_ONNX and not SHIPPED_ONNX.is_file():
+        print(f"error: {shipped_model_missing_message(SHIPPED_ONNX)}", file=sys.stderr)
+        return 2
     try:
         classifier = OnnxClassifier(args.model, args.threads)
     except ExportError as error:

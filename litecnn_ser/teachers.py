@@ -32,6 +32,7 @@ from data.audio import SAMPLING_RATE, load_audio
 from data.functionals import cache_dir_of, cached_functionals, clips_digest, file_digest, save_npz_atomically
 from data.views import View, apply_view
 from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
+from litecnn_ser.loading import ModelLoadError, check_weights
 from litecnn_ser.splits import TRAINING_DATA_KEY
 from litecnn_ser.transforms import AudioCollator
 from litecnn_ser.vad import trim_silence
@@ -155,6 +156,10 @@ def open_teacher(folder: str, window_s: float | None = None, batch_size: int = 3
             f"error: --teacher {folder}: not a model folder (no config.json) nor a classical teacher "
             "(no teacher_config.json)"
         )
+    try:
+        check_weights(path, folder)
+    except ModelLoadError as error:
+        raise SystemExit(f"error: {error}") from None
     return ModelTeacher(path, window_s, batch_size)
 
 

@@ -66,7 +66,7 @@ def test_export_refuses_an_onnx_model_that_disagrees(
 
 def test_export_explains_bad_input(tmp_path, capsys):
     assert export.main([str(tmp_path / "missing"), str(tmp_path / "out"), "--data_dir", str(tmp_path)]) == 2
-    assert "cannot load the model" in capsys.readouterr().err
+    assert f"error: {tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
     with pytest.raises(ExportError, match="no such file"):
         OnnxClassifier(tmp_path / "missing.onnx")
     (tmp_path / "bad.onnx").write_bytes(b"not onnx")

@@ -80,4 +80,4 @@ def test_predict_speaker_adaptation_is_explicit_and_centres_each_speaker(
 
 def test_predict_explains_a_missing_model(tmp_path, capsys):
     assert predict.main([str(tmp_path / "no_model"), str(tmp_path)]) == 2
-    assert "cannot load the model" in capsys.readouterr().err
+    assert f"error: {tmp_path / 'no_model'}: no such folder" in capsys.readouterr().err

@@ -98,3 +98,17 @@ def test_hub_repo_id_loads_from_the_cache_layout(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     check(run_as_user(REPO_ID, outside, hf_home))
+
+
+def test_shipped_layout_loads_by_relative_path_and_from_any_working_directory(tmp_path):
+    """`pipeline(..., model="models/litecnn-ser")` as the README writes it (a relative path, a hyphen in the folder's
+    name) from the folder above `models/`, and by absolute path from this repository's root (where the repository's
+    own modeling_litecnn.py could be imported instead of the folder's copy) and from elsewhere."""
+    repo = tmp_path / "repo"
+    folder = export_folder(repo / "models" / "litecnn-ser")
+    hf_home = tmp_path / "hf_home"
+    check(run_as_user("models/litecnn-ser", repo, hf_home))
+    check(run_as_user(str(folder), Path(__file__).resolve().parents[1], hf_home))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    check(run_as_user(str(folder), elsewhere, hf_home))
