@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -165,6 +166,42 @@ def bench_onnx(
     return rows
 
 
+def bench_graphs(name: str, graphs: dict[str, Path], runs: int, batch: int, threads: int) -> list[dict]:
+    """A trained model's own exports (`export.py`: fp32 and int8) in onnxruntime, one row each."""
+    from litecnn_ser.onnx_runtime import session_for
+
+    rng = np.random.default_rng(0)
+    one = rng.standard_normal((1, SAMPLING_RATE)).astype(np.float32)
+    many = rng.standard_normal((batch, SAMPLING_RATE)).astype(np.float32)
+    rows = []
+    for kind, path in graphs.items():
+        session = session_for(path, threads)
+        median, p90 = latency_ms(lambda s=session: s.run(None, {"input_values": one}), runs)
+        rows.append(
+            {
+                "model": f"{name} (ONNX Runtime, {kind})",
+                "parameters": None,
+                "disk_mb": path.stat().st_size / 1e6,
+                "macs_per_s_audio": None,
+                "latency_ms_median": median,
+                "latency_ms_p90": p90,
+                "throughput_clips_per_s": throughput(lambda s=session: s.run(None, {"input_values": many}), batch),
+                "batch": batch,
+            }
+        )
+    return rows
+
+
+def model_graphs(model: Path, onnx_dir: Path | None) -> dict[str, Path]:
+    """The fp32 and int8 graphs of a model folder (its `onnx/`, as hub repos lay them out, or `--onnx_dir`)."""
+    folder = onnx_dir or model / "onnx"
+    graphs = {"fp32": folder / "model.onnx", "int8": folder / "model_int8.onnx"}
+    missing = [str(path) for path in graphs.values() if not path.is_file()]
+    if missing:
+        raise SystemExit(f"error: --model {model}: no {', '.join(missing)} (export it: export.py MODEL DIR --int8)")
+    return graphs
+
+
 def table(rows: list[dict], reference: dict) -> str:
     lines = [
         "| model | parameters | disk (MB) | MACs / s audio | latency 1 s, batch 1 (ms): median / p90 | throughput (clips/s) | speed-up vs wav2vec2-base |",
@@ -172,8 +209,9 @@ def table(rows: list[dict], reference: dict) -> str:
     ]
     for row in rows:
         macs = f"{row['macs_per_s_audio'] / 1e6:,.0f}M" if row["macs_per_s_audio"] else "same as above"
+        parameters = f"{row['parameters'] / 1e6:.2f}M" if row["parameters"] else "same as above"
         lines.append(
-            f"| {row['model']} | {row['parameters'] / 1e6:.2f}M | {row['disk_mb']:.1f} | {macs} | "
+            f"| {row['model']} | {parameters} | {row['disk_mb']:.1f} | {macs} | "
             f"{row['latency_ms_median']:.2f} / {row['latency_ms_p90']:.2f} | {row['throughput_clips_per_s']:,.0f} | "
             f"{reference['latency_ms_median'] / row['latency_ms_median']:.1f}x |"
         )
@@ -187,16 +225,33 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch", type=int, default=32, help="batch size of the throughput measurement")
     parser.add_argument("--no_large", action="store_true", help="skip the 315M-parameter wav2vec2-large")
     parser.add_argument("--variants", action="store_true", help="also time LiteCNN layouts of the same size")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="a trained LiteCNN folder (e.g. models/litecnn-ser): time it and its own ONNX graphs (its onnx/ folder, "
+        "or --onnx_dir) instead of the paper's layout with random weights",
+    )
+    parser.add_argument("--onnx_dir", type=Path, help="where --model's model.onnx and model_int8.onnx are")
     parser.add_argument("--output", default="experiments/results/bench.json", help="where the JSON goes")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    litecnn = LiteCNNForAudioClassification(LiteCNNConfig())
-    rows = [
-        bench_torch("LiteCNN (PyTorch)", litecnn, args.runs, args.batch),
-        *bench_onnx(litecnn, args.runs, args.batch, args.threads),
-    ]
+    if args.model:
+        graphs = model_graphs(args.model, args.onnx_dir)
+        name = f"LiteCNN `{args.model.name}`"
+        litecnn = LiteCNNForAudioClassification.from_pretrained(args.model)
+        rows = [
+            bench_torch(f"{name} (PyTorch)", litecnn, args.runs, args.batch),
+            *bench_graphs(name, graphs, args.runs, args.batch, args.threads),
+        ]
+    else:
+        name = "LiteCNN"
+        litecnn = LiteCNNForAudioClassification(LiteCNNConfig())
+        rows = [
+            bench_torch("LiteCNN (PyTorch)", litecnn, args.runs, args.batch),
+            *bench_onnx(litecnn, args.runs, args.batch, args.threads),
+        ]
     for name, config_file in list(TEACHERS.items())[: 1 if args.no_large else 2]:
         teacher = Wav2Vec2ForSequenceClassification(Wav2Vec2Config.from_pretrained(config_file, num_labels=6))
         rows.append(bench_torch(name, teacher, max(10, args.runs // 5), max(1, args.batch // 4)))
@@ -206,12 +261,21 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(bench_torch(name, litecnn_of_paper_size(**overrides), args.runs, args.batch))
     reference = next(row for row in rows if row["model"].startswith("wav2vec2-base"))
     by_name = {row["model"]: row for row in rows}
-    fp32, int8 = by_name["LiteCNN (ONNX Runtime, fp32)"], by_name["LiteCNN (ONNX Runtime, int8)"]
+    fp32, int8 = by_name[f"{name} (ONNX Runtime, fp32)"], by_name[f"{name} (ONNX Runtime, int8)"]
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": args.threads}
     result = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
+        "command": "python bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "model": str(args.model) if args.model else "the paper's layout, random weights",
+        "machine": machine,
+        # what a model card quotes: a 1 s window, batch 1, median of --runs
+        "release": {
+            "machine": f"{machine['cpu']}, {machine['cores']} cores",
             "threads": args.threads,
+            "runs": args.runs,
+            "window_s": 1.0,
+            "fp32_ms": fp32["latency_ms_median"],
+            "int8_ms": int8["latency_ms_median"],
+            "wav2vec2_base_ms": reference["latency_ms_median"],
         },
         "torch": torch.__version__,
         "rows": rows,

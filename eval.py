@@ -27,6 +27,7 @@ import json
 import sys
 
 from data.sources import KINDS
+from litecnn_ser.adaptation import ADAPTATION_ASSUMPTION
 from litecnn_ser.evaluation import HEADLINE, SUBSETS, EvaluationError, evaluate
 from litecnn_ser.loading import SHIPPED_MODEL, model_error
 
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", choices=KINDS, help="what the folder is (default: found from its content)")
     parser.add_argument("--subset", choices=SUBSETS, default="all", help="every clip, or the model's validation clips")
     parser.add_argument("--speaker_adaptation", action="store_true", help="also score with per-speaker centring")
+    parser.add_argument(
+        "--adapt_batch_norm",
+        action="store_true",
+        help="re-estimate a LiteCNN's batch-norm statistics on the scored clips first (AdaBN): "
+        + ADAPTATION_ASSUMPTION,
+    )
     parser.add_argument("--output_dir", help="write eval_results.json and the confusion matrix (JSON, PNG) here")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
     parser.add_argument("--batch_size", type=int, default=16, help="clips per forward pass")
@@ -70,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             dataset_cache_dir=args.dataset_cache_dir,
             output_dir=args.output_dir,
+            adapt_batch_norm=args.adapt_batch_norm,
         )
     except EvaluationError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -34,6 +34,7 @@ def evaluate(
     batch_size: int = 16,
     dataset_cache_dir: str | None = None,
     output_dir: str | Path | None = None,
+    adapt_batch_norm: bool = False,
 ) -> dict:
     """The model's metrics on the folder's clips (every clip, or its validation clips), as `eval.py --json` prints
     them; with `output_dir`, also eval_results.json and the confusion matrix (JSON, PNG) there."""
@@ -44,7 +45,7 @@ def evaluate(
     except (FileNotFoundError, CremaDError) as error:
         raise EvaluationError(f"{data_dir}: {error}") from None
     try:
-        score, names, record, heard = load_scorer(model_id, batch_size)
+        score, names, record, heard = load_scorer(model_id, batch_size, adapt_batch_norm)
     except (OSError, ValueError) as error:
         raise EvaluationError(f"cannot load the model {model_id!r}: {str(error).splitlines()[0]}") from None
     dataset = select_subset(clips, subset, record, model_id, data_dir)
@@ -77,14 +78,19 @@ def evaluate(
     return results
 
 
-def load_scorer(model_id: str, batch_size: int):
+def load_scorer(model_id: str, batch_size: int, adapt_batch_norm: bool = False):
     """(dataset -> logits, labels, the model's training-data record, how it hears the clips) for any kind of model.
+
+    `adapt_batch_norm`: a LiteCNN's batch-norm statistics re-estimated on the scored clips themselves before it
+    scores them (AdaBN, `litecnn_ser.adaptation`; the saved weights are not touched). Not a one-clip number.
 
     A model's scorer also takes a `View` of the clips (default: as it was evaluated in training); a classical
     teacher's takes none (it hears whole clips)."""
     from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
 
     if is_feature_teacher(model_id):
+        if adapt_batch_norm:
+            raise ValueError("--adapt_batch_norm: a classical teacher has no batch norm")
         teacher = FeatureTeacher.from_pretrained(model_id)
         heard = "whole clips, openSMILE functionals"
         if teacher.speaker_normalization:
@@ -103,11 +109,33 @@ def load_scorer(model_id: str, batch_size: int):
 
     def score(dataset, view: View | None = None):
         view = view or View(1.0, 0.0, window)
-        return compute_model_logits(model, feature_extractor, dataset, view, batch_size, record.get("trim_silence"))
+        scorer = model
+        if adapt_batch_norm:
+            from litecnn_ser.adaptation import adapt_batch_norm as adapt
+
+            scorer = adapt(model, model_inputs(feature_extractor, dataset, view, record.get("trim_silence")))
+        return compute_model_logits(scorer, feature_extractor, dataset, view, batch_size, record.get("trim_silence"))
 
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     heard = f"first {window:g} s of each clip" if window else "whole clips"
-    return score, labels, record, heard + (", silence trimmed" if record.get("trim_silence") else "")
+    heard += ", silence trimmed" if record.get("trim_silence") else ""
+    if adapt_batch_norm:
+        heard += ", batch-norm statistics re-estimated on these clips (AdaBN: uses the other clips, not one-clip)"
+    return score, labels, record, heard
+
+
+def model_inputs(feature_extractor, dataset, view: View, trim: bool) -> list[np.ndarray]:
+    """Each clip as the model's input (decoded, trimmed when the model was, its view, normalised)."""
+    from data.audio import SAMPLING_RATE, load_audio
+    from data.views import apply_view
+    from litecnn_ser.vad import trim_silence
+
+    inputs = []
+    for audio in dataset.with_format(None)["audio"]:
+        clip = load_audio(audio)
+        clip = apply_view(trim_silence(clip) if trim else clip, view)
+        inputs.append(np.asarray(feature_extractor(clip, sampling_rate=SAMPLING_RATE)["input_values"][0]))
+    return inputs
 
 
 def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: str):

@@ -249,7 +249,7 @@ def build_release(
         names = weights.keys()  # a safetensors handle is not iterable
         parameters = [key for key in names if not key.rsplit(".", 1)[-1].startswith(("running_", "num_batches"))]
         config["num_parameters"] = sum(int(np.prod(weights.get_slice(key).get_shape())) for key in parameters)
-    write_card(output, config, results, report, _read_json(bench) if bench else None, command)
+    write_card(output, config, results, report, _read_json(bench)["release"] if bench else None, command)
     return output
 
 

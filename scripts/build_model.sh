@@ -52,7 +52,8 @@ for corpus in savee tess; do
 done
 
 # Speed of its two graphs beside a wav2vec2-base-sized classifier, in one run
-[ -f "$RUNS/bench.json" ] || $PY bench.py --model "$RUNS/export" --no_large --output "$RUNS/bench.json"
+[ -f "$RUNS/bench.json" ] || $PY bench.py --model "$RUNS/student" --onnx_dir "$RUNS/export" --no_large \
+  --output "$RUNS/bench.json"
 
 # The hub-ready folder and its card
 $PY -m litecnn_ser.release "$RUNS/student" "$OUT" --export "$RUNS/export" --eval "${EVALS[@]}" \

@@ -68,3 +68,18 @@ def test_eval_scores_a_model_on_another_corpus_with_speaker_adaptation(ravdess, 
         eval_script.main(
             [str(distilled_student[0]), str(ravdess), "--subset", "validation", "--dataset_cache_dir", str(tmp_path)]
         )
+
+
+def test_eval_adapt_batch_norm_rescores_without_touching_the_saved_model(ravdess, distilled_student, tmp_path, capsys):
+    """AdaBN on another corpus's clips: different scores, said in `heard`, and the model folder byte-identical."""
+    weights = distilled_student[0] / "model.safetensors"
+    before = weights.read_bytes()
+    common = [str(distilled_student[0]), str(ravdess), "--json", "--dataset_cache_dir", str(tmp_path)]
+    assert eval_script.main(common) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert eval_script.main([*common, "--adapt_batch_norm"]) == 0
+    adapted = json.loads(capsys.readouterr().out)
+    assert "AdaBN" in adapted["heard"] and "AdaBN" not in plain["heard"]
+    assert adapted["metrics"]["num_clips"] == plain["metrics"]["num_clips"] == 12
+    assert adapted["metrics"]["macro_f1"] != plain["metrics"]["macro_f1"] or adapted["metrics"] != plain["metrics"]
+    assert weights.read_bytes() == before
