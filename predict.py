@@ -23,6 +23,17 @@ clips are not all one emotion and needs several clips per speaker; it is never o
 
     python predict.py ./student calls/ --speaker_from folder          # one folder per speaker
     python predict.py ./student clips/ --speaker_from manifest --speaker_manifest speakers.csv   # path,speaker
+
+Two adaptations to a new recording setup use all the given files (unlabelled), never unless asked for; both assume
+the files come from one setup and together hold a mix of emotions, and both need at least 2 files, not --stream:
+
+- `--adapt_batch_norm` (AdaBN, `litecnn_ser/adaptation.py`): before any file is classified, the batch-norm
+  statistics of the model in memory are re-estimated on every window of every file, as the model hears them
+  (trimmed when it was trained so, normalised by its feature extractor); the saved model is not touched.
+- `--adapt_recording`: each emotion's mean log-probability over the files is subtracted from every file's (each
+  file's mean over its windows), as speaker adaptation does per speaker; the same code as the ONNX runtime's.
+
+    python predict.py ./student new_room/ --adapt_batch_norm --json   # each result says "adaptation": "batch_norm"
 """
 
 from __future__ import annotations
@@ -36,9 +47,18 @@ from transformers import pipeline
 
 import modeling_litecnn  # noqa: F401  (registers LiteCNN for folders saved without remote code)
 from data.audio import SAMPLING_RATE
+from litecnn_ser.adaptation import ADAPTATION_ASSUMPTION
 from litecnn_ser.loading import SHIPPED_MODEL, model_error, names_a_model
-from litecnn_ser.reporting import add_stream_arguments, check_stream_arguments, classify_paths, print_results
-from litecnn_ser.scoring import classify_windows, model_windows
+from litecnn_ser.reporting import (
+    ADAPTED_NOTE,
+    adaptation_error,
+    add_recording_argument,
+    add_stream_arguments,
+    check_stream_arguments,
+    classify_paths,
+    print_results,
+)
+from litecnn_ser.scoring import AdaptationError, classify_windows, model_windows
 from litecnn_ser.speaker_adaptation import (
     MIN_CLIPS_PER_SPEAKER,
     SPEAKER_SOURCES,
@@ -91,9 +111,21 @@ def main(argv: list[str] | None = None) -> int:
         "actor id), the clip's folder, or --speaker_manifest. Assumes a speaker's clips are not all one emotion.",
     )
     parser.add_argument("--speaker_manifest", help="CSV with path,speaker columns (paths relative to the CSV)")
+    parser.add_argument(
+        "--adapt_batch_norm",
+        action="store_true",
+        help="before classifying, re-estimate the model's batch-norm statistics on every window of every given "
+        "file (AdaBN; the model in memory only, the saved files untouched). Needs at least 2 files; not with "
+        f"--stream. {ADAPTATION_ASSUMPTION}",
+    )
+    add_recording_argument(parser)
     add_stream_arguments(parser)
     args = parser.parse_args(argv)
     check_stream_arguments(parser, args)
+    problem = adaptation_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if args.model is None:
         args.model = args.paths.pop(0) if len(args.paths) > 1 and names_a_model(args.paths[0]) else str(SHIPPED_MODEL)
     if args.stream and args.speaker_from:
@@ -119,7 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     record = getattr(classifier.model.config, "training_data", None) or {}
     window_s, stream_window_s = model_windows(record)
-    results, errors = classify_paths(PipelineScorer(classifier), args, window_s, stream_window_s)
+    before_scoring = None
+    if args.adapt_batch_norm:
+
+        def before_scoring(clips: list[list[np.ndarray]]) -> str:
+            return adapt_pipeline_batch_norm(classifier, clips, args.batch_size)
+
+    try:
+        results, errors = classify_paths(PipelineScorer(classifier), args, window_s, stream_window_s, before_scoring)
+    except AdaptationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     if args.speaker_from and results:
         try:
@@ -129,6 +171,32 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     return print_results(results, errors, args, window_s)
+
+
+def adapt_pipeline_batch_norm(classifier, clips: list[list[np.ndarray]], batch_size: int = 16) -> str:
+    """Replaces the pipeline's model (in memory) by a copy whose batch-norm statistics are those of every window
+    of `clips` (a list of windows per file), normalised by the pipeline's feature extractor as it normalises what
+    it classifies; the saved model is untouched. Returns the adaptation's name for the results."""
+    from torch import nn
+
+    from litecnn_ser.adaptation import adapt_batch_norm
+
+    windows = [window for file in clips for window in file]
+    if len(clips) < 2 or len(windows) < 2:
+        raise AdaptationError(
+            f"--adapt_batch_norm needs at least 2 files of one recording setup (got {len(clips)} readable file(s), "
+            f"{len(windows)} window(s))"
+        )
+    if not any(isinstance(module, nn.modules.batchnorm._BatchNorm) for module in classifier.model.modules()):
+        raise AdaptationError(f"--adapt_batch_norm: {type(classifier.model).__name__} has no batch-norm layer")
+    extractor = classifier.feature_extractor
+    inputs = [np.asarray(extractor(w, sampling_rate=SAMPLING_RATE)["input_values"][0]) for w in windows]
+    classifier.model = adapt_batch_norm(classifier.model, inputs, batch_size)
+    print(
+        f"adapted batch-norm statistics on {len(windows)} windows of {len(clips)} files (AdaBN): {ADAPTED_NOTE}",
+        file=sys.stderr,
+    )
+    return "batch_norm"
 
 
 def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str] | None) -> None:

@@ -11,6 +11,14 @@ project's one decode path); a clip longer than the window is cut into windows wh
 exactly as `predict.py` does, so both give the same probabilities. `--stream` reads the file block by block and
 slides a window over it (memory bounded whatever the length). Nothing here imports torch or transformers.
 
+`--adapt_recording` adapts the scores to the files' recording setup, never unless asked: each emotion's mean
+log-probability over all the given files is subtracted from every file's (`litecnn_ser.scoring.adapt_to_recording`,
+the same as `predict.py --adapt_recording`). It assumes the files come from one setup and hold a mix of emotions.
+Batch-norm adaptation (`predict.py --adapt_batch_norm`) is not possible here: the export fuses the batch norms
+into the convolutions.
+
+    python -m litecnn_ser.onnx_runtime export/model_int8.onnx new_room/ --adapt_recording
+
     from litecnn_ser.onnx_runtime import OnnxClassifier
     classifier = OnnxClassifier("export/model_int8.onnx")
     classifier.classify(waveform_16k)                   # {"label", "score", "scores", "windows"}
@@ -31,8 +39,15 @@ import onnxruntime
 
 from data.audio import SAMPLING_RATE
 from litecnn_ser.loading import SHIPPED_ONNX, shipped_model_missing_message
-from litecnn_ser.reporting import add_stream_arguments, check_stream_arguments, classify_paths, print_results
-from litecnn_ser.scoring import classify_windows, stream_results
+from litecnn_ser.reporting import (
+    adaptation_error,
+    add_recording_argument,
+    add_stream_arguments,
+    check_stream_arguments,
+    classify_paths,
+    print_results,
+)
+from litecnn_ser.scoring import AdaptationError, classify_windows, stream_results
 
 FORMAT = "litecnn-onnx/1"
 """The `format` metadata entry `export.py` writes; a file without it was not made by `export.py`."""
@@ -136,8 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per file (per window with --stream)")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores)")
     add_stream_arguments(parser)
+    add_recording_argument(parser)
     args = parser.parse_args(argv)
     check_stream_arguments(parser, args)
+    problem = adaptation_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     args.model = args.paths.pop(0) if args.paths[0].lower().endswith(".onnx") else SHIPPED_ONNX
     if not args.paths:
         parser.error("no audio files or folders")
@@ -150,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    results, errors = classify_paths(classifier, args, classifier.window_s, classifier.stream_window_s)
+    try:
+        results, errors = classify_paths(classifier, args, classifier.window_s, classifier.stream_window_s)
+    except AdaptationError as error:  # --adapt_recording on fewer than 2 files
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return print_results(results, errors, args, classifier.window_s)
 
 

@@ -7,11 +7,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from data.audio import SAMPLING_RATE, AudioDecodeError, expand_paths, load_audio, stream_audio
-from litecnn_ser.scoring import classify_windows, stream_results
+import numpy as np
+
+from data.audio import SAMPLING_RATE, AudioDecodeError, expand_paths, load_audio, stream_audio, windows
+from litecnn_ser.scoring import (
+    RECORDING_ASSUMPTION,
+    adapt_results_to_recording,
+    mean_log_probability,
+    result_from_windows,
+    stream_results,
+    window_probabilities,
+)
 from litecnn_ser.vad import trim_silence
+
+ADAPTED_NOTE = "scores use all these files, not one clip each"
+"""What every adaptation's stderr line ends with: an adapted result is not a one-clip result."""
 
 
 def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +50,27 @@ def check_stream_arguments(parser: argparse.ArgumentParser, args: argparse.Names
         value = getattr(args, flag)
         if value is not None and value <= 0:
             parser.error(f"--{flag} must be positive, got {value}")
+
+
+def add_recording_argument(parser: argparse.ArgumentParser) -> None:
+    """`--adapt_recording`: scores centred over all the given files (`litecnn_ser.scoring.adapt_to_recording`)."""
+    parser.add_argument(
+        "--adapt_recording",
+        action="store_true",
+        help="adapt the scores to the files' recording setup: each emotion's mean log-probability over all the "
+        "given files (each file's mean over its windows) is subtracted from every file's, then softmax again. "
+        f"Needs at least 2 files; not with --stream. {RECORDING_ASSUMPTION}",
+    )
+
+
+def adaptation_error(args: argparse.Namespace) -> str | None:
+    """Why the adaptation flags asked for cannot be honoured with the other flags (a one-line error), or None."""
+    for flag in ("adapt_recording", "adapt_batch_norm"):
+        if getattr(args, flag, False) and args.stream:
+            return f"--{flag} needs every file before any score; it does not combine with --stream"
+    if getattr(args, "adapt_recording", False) and getattr(args, "speaker_from", None):
+        return "--adapt_recording and --speaker_from both centre the scores; choose one"
+    return None
 
 
 def print_stream(name: str, results: Iterable[dict], as_json: bool) -> int:
@@ -76,15 +109,49 @@ def print_table(results: list[dict], window_s: float) -> None:
 
 
 def classify_paths(
-    scorer, args: argparse.Namespace, window_s: float, stream_window_s: float
+    scorer,
+    args: argparse.Namespace,
+    window_s: float,
+    stream_window_s: float,
+    before_scoring: Callable[[list[list[np.ndarray]]], str | None] | None = None,
 ) -> tuple[list[dict], list[tuple[str, str]]]:
     """Every file of `args.paths`: a result per file (windows of `window_s`), or with `--stream` results per hop
     (windows of `stream_window_s`) printed as they come. `--window_s` overrides both.
 
+    `before_scoring`: called once with every decoded file's windows (trimmed as the model's training clips were,
+    exactly what is then scored) before any is scored (batch-norm adaptation); every file is then held in memory.
+    With `args.adapt_recording` the scores are centred over all the files (`adapt_results_to_recording`). Either
+    raises AdaptationError (fewer than 2 files, ...); each one's line on stderr says it was done.
+
     Unreadable files are returned as (file, reason) errors, the others still classified."""
     window_s, stream_window_s = args.window_s or window_s, args.window_s or stream_window_s
+    window = int(round(window_s * SAMPLING_RATE))
     files, errors = expand_paths(args.paths)
-    results = []
+    decoded = _decoded(scorer, files, errors, args, stream_window_s)
+    adaptation = None
+    if before_scoring is not None:
+        decoded = list(decoded)
+        adaptation = before_scoring([windows(waveform, window) for _, waveform in decoded])
+    results, log_probabilities = [], []
+    for result, waveform in decoded:
+        probabilities = window_probabilities(scorer, waveform, window)
+        results.append({**result, **result_from_windows(scorer.labels, probabilities)})
+        if adaptation:
+            results[-1]["adaptation"] = adaptation
+        log_probabilities.append(mean_log_probability(probabilities))
+    if getattr(args, "adapt_recording", False):
+        adapt_results_to_recording(results, log_probabilities)  # raises AdaptationError below 2 files
+        print(
+            f"adapted to the recording setup: log-probabilities centred over {len(results)} files (the mean over "
+            f"the files subtracted): {ADAPTED_NOTE}",
+            file=sys.stderr,
+        )
+    return results, errors
+
+
+def _decoded(scorer, files, errors: list, args: argparse.Namespace, stream_window_s: float):
+    """(result so far, waveform as the model hears it) per readable file; with `--stream`, prints each file's
+    results per hop instead and yields nothing. Unreadable files go to `errors`."""
     for path in files:
         try:
             if args.stream:
@@ -101,8 +168,7 @@ def classify_paths(
         result = {"file": str(path), "duration_s": round(waveform.size / SAMPLING_RATE, 3)}
         if getattr(scorer, "trim_silence", False):  # as the model heard its training clips
             waveform = trim_silence(waveform)
-        results.append({**result, **classify_windows(scorer, waveform, int(round(window_s * SAMPLING_RATE)))})
-    return results, errors
+        yield result, waveform
 
 
 def print_results(

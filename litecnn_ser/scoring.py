@@ -3,6 +3,11 @@
 A scorer is anything with `labels` and `probabilities(list of 16 kHz clips) -> (clips, labels)`: the torch-free
 `litecnn_ser.onnx_runtime.OnnxClassifier`, or `predict.py`'s transformers pipeline. Both classify through these
 functions, so both give the same probabilities. No torch here.
+
+Adaptation to a recording setup at the output (`adapt_to_recording`, the `--adapt_recording` of both runtimes):
+the torch-free counterpart of batch-norm adaptation, which an ONNX graph (batch norm fused into its convolutions)
+cannot do. Each file's mean log-probability over its windows is centred over all the given files, as speaker
+adaptation centres a speaker's clips (`litecnn_ser.speaker_adaptation.centre_log_probabilities`, one group).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from data.audio import SAMPLING_RATE, SILENCE_RMS, sliding_windows, windows
+from litecnn_ser.speaker_adaptation import MIN_CLIPS_PER_SPEAKER, centre_log_probabilities
 
 DEFAULT_WINDOW_S = 1.0
 """The paper's window, for a model that records none."""
@@ -27,10 +33,71 @@ def model_windows(record: dict | None) -> tuple[float, float]:
     return window, min(record.get("max_duration_s") or window, window)
 
 
+class AdaptationError(ValueError):
+    """An adaptation asked for that cannot be done (too few files, no batch norm): a one-line error."""
+
+
+RECORDING_ASSUMPTION = (
+    "Recording adaptation assumes all the files come from one recording setup (the same microphone, room and "
+    "corpus) and that together they hold a mix of emotions: each emotion's mean log-probability over all the "
+    "files is subtracted from every file's (the setup's bias towards an emotion removed), so on files of one "
+    "emotion only it removes that emotion, and on several setups mixed it removes none of their biases. Each "
+    "file's scores then depend on the other files given: not a one-clip result."
+)
+"""For command-line help texts: when centring the scores over the given files is sound."""
+
+
 def classify_windows(scorer, waveform: np.ndarray, window: int) -> dict:
     """Mean probability of each label over the clip's consecutive windows of `window` samples."""
-    chunks = windows(waveform, window)
-    return _result(scorer.labels, scorer.probabilities(chunks).mean(axis=0), windows=len(chunks))
+    return result_from_windows(scorer.labels, window_probabilities(scorer, waveform, window))
+
+
+def window_probabilities(scorer, waveform: np.ndarray, window: int) -> np.ndarray:
+    """(windows, labels): the probabilities of the clip's consecutive windows of `window` samples, each alone."""
+    return np.asarray(scorer.probabilities(windows(waveform, window)))
+
+
+def result_from_windows(labels: list[str], probabilities: np.ndarray) -> dict:
+    """A clip's result from its windows' probabilities: their mean, the best label, the number of windows."""
+    return _result(labels, probabilities.mean(axis=0), windows=len(probabilities))
+
+
+def mean_log_probability(probabilities: np.ndarray) -> np.ndarray:
+    """(windows, labels) probabilities -> (labels,) the mean log-probability over the windows (clipped at 1e-12)."""
+    return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)).mean(axis=0)
+
+
+def centre_over_recording(log_probabilities: np.ndarray) -> np.ndarray:
+    """(files, labels) each file's mean log-probability -> the same centred over all the files: each row
+    log-normalised, then the mean over the files subtracted (zero mean per label). Speaker adaptation's
+    `centre_log_probabilities` with one group, the recording setup. Needs `MIN_CLIPS_PER_SPEAKER` files."""
+    log_probabilities = np.asarray(log_probabilities, dtype=np.float64)
+    if log_probabilities.ndim != 2 or len(log_probabilities) < MIN_CLIPS_PER_SPEAKER:
+        raise AdaptationError(
+            f"--adapt_recording needs at least {MIN_CLIPS_PER_SPEAKER} files of one recording setup "
+            f"(got {len(log_probabilities)}): one file's centred scores would be all zero"
+        )
+    return centre_log_probabilities(log_probabilities, ["recording"] * len(log_probabilities)).astype(np.float64)
+
+
+def adapt_to_recording(log_probabilities: np.ndarray) -> np.ndarray:
+    """(files, labels) each file's mean log-probability over its windows -> (files, labels) adapted probabilities:
+    the softmax of `centre_over_recording`. A bias common to every file (the same vector added to each file's
+    log-probabilities) is removed exactly."""
+    centred = centre_over_recording(log_probabilities)
+    return np.exp(centred - np.logaddexp.reduce(centred, axis=-1, keepdims=True))
+
+
+def adapt_results_to_recording(results: list[dict], log_probabilities: list[np.ndarray]) -> None:
+    """Replaces each file's scores by `adapt_to_recording`'s (given each file's mean log-probability, in the
+    results' order); marks each result with its adaptation."""
+    if not results:
+        return
+    adapted = adapt_to_recording(np.stack(log_probabilities))
+    labels = list(results[0]["scores"])
+    for result, probabilities in zip(results, adapted):
+        result.update(_result(labels, probabilities))
+        result["adaptation"] = "+".join(filter(None, [result.get("adaptation"), "recording"]))
 
 
 def stream_results(
