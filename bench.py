@@ -239,14 +239,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.model:
         graphs = model_graphs(args.model, args.onnx_dir)
-        name = f"LiteCNN `{args.model.name}`"
+        student = f"LiteCNN `{args.model.name}`"
         litecnn = LiteCNNForAudioClassification.from_pretrained(args.model)
         rows = [
-            bench_torch(f"{name} (PyTorch)", litecnn, args.runs, args.batch),
-            *bench_graphs(name, graphs, args.runs, args.batch, args.threads),
+            bench_torch(f"{student} (PyTorch)", litecnn, args.runs, args.batch),
+            *bench_graphs(student, graphs, args.runs, args.batch, args.threads),
         ]
     else:
-        name = "LiteCNN"
+        student = "LiteCNN"
         litecnn = LiteCNNForAudioClassification(LiteCNNConfig())
         rows = [
             bench_torch("LiteCNN (PyTorch)", litecnn, args.runs, args.batch),
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(bench_torch(name, litecnn_of_paper_size(**overrides), args.runs, args.batch))
     reference = next(row for row in rows if row["model"].startswith("wav2vec2-base"))
     by_name = {row["model"]: row for row in rows}
-    fp32, int8 = by_name[f"{name} (ONNX Runtime, fp32)"], by_name[f"{name} (ONNX Runtime, int8)"]
+    fp32, int8 = by_name[f"{student} (ONNX Runtime, fp32)"], by_name[f"{student} (ONNX Runtime, int8)"]
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "threads": args.threads}
     result = {
         "command": "python bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
