@@ -63,7 +63,7 @@ def cross_corpus_rows(evaluations: dict[str, dict]) -> list[str]:
         described, _ = CORPORA.get(name, (name, None))
         one, adapted = result["metrics"], result.get("speaker_adapted", {})
         rows.append(
-            f"| {name.upper()}: {described} | {one['num_clips']} | {_percent(one['accuracy'])} / {_percent(one['uar'])} "
+            f"| {described} | {one['num_clips']} | {_percent(one['accuracy'])} / {_percent(one['uar'])} "
             f"| {_percent(adapted['accuracy']) if adapted else 'n/a'} |"
         )
     return rows
@@ -182,11 +182,16 @@ conditions as much as emotion, and from one clip it is little better than chance
 ## Usage
 
 ```python
+import soundfile as sf  # 16 kHz mono audio; resample other rates first (the project's predict.py does it for you)
 from transformers import pipeline
 
 classifier = pipeline("audio-classification", model="models/litecnn-ser", trust_remote_code=True, top_k=None)
-classifier("clip.wav")  # [{{"label": "anger", "score": 0.71}}, ...]
+waveform, rate = sf.read("clip.wav", dtype="float32")
+classifier({{"raw": waveform, "sampling_rate": rate}})  # [{{"label": "anger", "score": 0.71}}, ...]
 ```
+
+From the project: `python predict.py clip.wav` (any rate, any length), `python -m litecnn_ser.onnx_runtime clip.wav`
+(the int8 graph, no torch).
 
 ## What it cannot do
 
