@@ -149,21 +149,26 @@ def bench_onnx(
             max_error = float(np.abs(logits - reference).max())
             if name.endswith("fp32") and max_error > 1e-3:
                 raise RuntimeError(f"ONNX and PyTorch disagree: max |difference| of logits {max_error:.2e}")
-            median, p90 = latency_ms(lambda s=session: s.run(None, {"input_values": one}), runs)
+            row = onnx_row(name, path, session, one, many, runs)
             rows.append(
-                {
-                    "model": name,
-                    "parameters": sum(p.numel() for p in model.parameters()),
-                    "disk_mb": path.stat().st_size / 1e6,
-                    "macs_per_s_audio": None,
-                    "latency_ms_median": median,
-                    "latency_ms_p90": p90,
-                    "throughput_clips_per_s": throughput(lambda s=session: s.run(None, {"input_values": many}), batch),
-                    "batch": batch,
-                    "max_abs_diff_vs_torch": max_error,
-                }
+                {**row, "parameters": sum(p.numel() for p in model.parameters()), "max_abs_diff_vs_torch": max_error}
             )
     return rows
+
+
+def onnx_row(name: str, path: Path, session, one: np.ndarray, many: np.ndarray, runs: int) -> dict:
+    """One graph's row: size on disk, batch-1 latency and batched throughput in onnxruntime."""
+    median, p90 = latency_ms(lambda: session.run(None, {"input_values": one}), runs)
+    return {
+        "model": name,
+        "parameters": None,
+        "disk_mb": path.stat().st_size / 1e6,
+        "macs_per_s_audio": None,
+        "latency_ms_median": median,
+        "latency_ms_p90": p90,
+        "throughput_clips_per_s": throughput(lambda: session.run(None, {"input_values": many}), len(many)),
+        "batch": len(many),
+    }
 
 
 def bench_graphs(name: str, graphs: dict[str, Path], runs: int, batch: int, threads: int) -> list[dict]:
@@ -173,23 +178,11 @@ def bench_graphs(name: str, graphs: dict[str, Path], runs: int, batch: int, thre
     rng = np.random.default_rng(0)
     one = rng.standard_normal((1, SAMPLING_RATE)).astype(np.float32)
     many = rng.standard_normal((batch, SAMPLING_RATE)).astype(np.float32)
-    rows = []
-    for kind, path in graphs.items():
-        session = session_for(path, threads)
-        median, p90 = latency_ms(lambda s=session: s.run(None, {"input_values": one}), runs)
-        rows.append(
-            {
-                "model": f"{name} (ONNX Runtime, {kind})",
-                "parameters": None,
-                "disk_mb": path.stat().st_size / 1e6,
-                "macs_per_s_audio": None,
-                "latency_ms_median": median,
-                "latency_ms_p90": p90,
-                "throughput_clips_per_s": throughput(lambda s=session: s.run(None, {"input_values": many}), batch),
-                "batch": batch,
-            }
-        )
-    return rows
+    sessions = {kind: (path, session_for(path, threads)) for kind, path in graphs.items()}
+    return [
+        onnx_row(f"{name} (ONNX Runtime, {kind})", path, session, one, many, runs)
+        for kind, (path, session) in sessions.items()
+    ]
 
 
 def model_graphs(model: Path, onnx_dir: Path | None) -> dict[str, Path]:
