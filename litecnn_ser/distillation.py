@@ -87,7 +87,15 @@ class DistillationTrainer(MeanLossTrainer):
         teacher_logits = inputs.pop(TEACHER_LOGITS, None)
         hints = inputs.pop(HINT_TARGETS, None)
         labels = inputs.pop("labels")
-        outputs = model(**inputs, output_hidden_states=hints is not None)
+        embedding = []
+        if hints is not None:  # the pooled embedding: the very tensor the classifier reads (one graph, one backward)
+            student = self.accelerator.unwrap_model(model)
+            hook = student.classifier.register_forward_pre_hook(lambda module, args: embedding.append(args[0]))
+        try:
+            outputs = model(**inputs)
+        finally:
+            if hints is not None:
+                hook.remove()
         if teacher_logits is None:
             loss = F.cross_entropy(outputs.logits, labels)
         else:
@@ -95,11 +103,8 @@ class DistillationTrainer(MeanLossTrainer):
                 outputs.logits, teacher_logits.to(outputs.logits), labels, self.args.alpha, self.args.temperature
             )
         if hints is not None:
-            student = self.accelerator.unwrap_model(model)
-            head = getattr(student, HINT_HEAD)
-            # the pooled embedding, from the last block's output: what the classifier reads
-            pooled = student.litecnn.pool(outputs.hidden_states[-1], inputs.get("attention_mask"))
-            loss = loss + self.args.hint_weight * F.mse_loss(head(pooled), hints.to(pooled))
+            pooled = embedding[0]  # (B, hidden_size)
+            loss = loss + self.args.hint_weight * F.mse_loss(getattr(student, HINT_HEAD)(pooled), hints.to(pooled))
         return (loss, outputs) if return_outputs else loss
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):

@@ -85,3 +85,32 @@ def test_gradient_equals_autograd_of_the_written_out_formula():
 def test_bad_arguments(tmp_path, flag, value, message):
     with pytest.raises(ValueError, match=message):
         DistillationTrainingArguments(output_dir=str(tmp_path), **{flag: value})
+
+
+def test_the_hint_reads_the_classifiers_own_input_so_training_is_bit_reproducible(tmp_path):
+    """The hint's embedding is the tensor the classifier reads, not a second pooling of the last hidden state: one
+    backward through the pooling, so the gradients are bit for bit those of one graph (a second pooling sums the
+    two gradients in another order, and a 20-epoch run ends elsewhere)."""
+    from configuration_litecnn import LiteCNNConfig
+    from litecnn_ser.distillation import HINT_HEAD, DistillationTrainer, DistillationTrainingArguments
+    from litecnn_ser.transforms import HINT_TARGETS
+    from modeling_litecnn import LiteCNNForAudioClassification
+
+    torch.manual_seed(0)
+    config = LiteCNNConfig(num_labels=6, block_channels=[16, 32, 32], classifier_hidden_size=24, pooling="mean_std")
+    model = LiteCNNForAudioClassification(config).train()
+    setattr(model, HINT_HEAD, torch.nn.Linear(config.hidden_size, 5))
+    x, y, hints = torch.randn(4, 8000), torch.randint(0, 6, (4,)), torch.randn(4, 5)
+    args = DistillationTrainingArguments(output_dir=str(tmp_path), report_to="none", eval_strategy="no")
+    trainer = DistillationTrainer(model=model, args=args)
+    torch.manual_seed(1)
+    trainer.compute_loss(model, {"input_values": x, "labels": y, HINT_TARGETS: hints}).backward()
+    got = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    torch.manual_seed(1)
+    pooled = model.litecnn(x).pooler_output
+    logits = model.classifier(pooled)
+    loss = torch.nn.functional.cross_entropy(logits, y)
+    (loss + args.hint_weight * torch.nn.functional.mse_loss(getattr(model, HINT_HEAD)(pooled), hints)).backward()
+    for mine, reference in zip(got, (p.grad for p in model.parameters())):
+        assert torch.equal(mine, reference)
