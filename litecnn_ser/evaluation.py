@@ -125,17 +125,12 @@ def load_scorer(model_id: str, batch_size: int, adapt_batch_norm: bool = False):
 
 
 def model_inputs(feature_extractor, dataset, view: View, trim: bool) -> list[np.ndarray]:
-    """Each clip as the model's input (decoded, trimmed when the model was, its view, normalised)."""
-    from data.audio import SAMPLING_RATE, load_audio
-    from data.views import apply_view
-    from litecnn_ser.vad import trim_silence
+    """Each clip as the model's input (`model_clip`, then normalised by its feature extractor)."""
+    from data.audio import SAMPLING_RATE
+    from litecnn_ser.teachers import model_clip
 
-    inputs = []
-    for audio in dataset.with_format(None)["audio"]:
-        clip = load_audio(audio)
-        clip = apply_view(trim_silence(clip) if trim else clip, view)
-        inputs.append(np.asarray(feature_extractor(clip, sampling_rate=SAMPLING_RATE)["input_values"][0]))
-    return inputs
+    clips = (model_clip(audio, view, trim) for audio in dataset.with_format(None)["audio"])
+    return [np.asarray(feature_extractor(clip, sampling_rate=SAMPLING_RATE)["input_values"][0]) for clip in clips]
 
 
 def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: str):

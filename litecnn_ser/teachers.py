@@ -121,6 +121,12 @@ class FunctionalsTeacher(FeatureTeacher):
         return View(view.speed, view.offset_s, self.window_s)
 
 
+def model_clip(audio, view: View, trim: bool = False) -> np.ndarray:
+    """One clip as a model hears it in evaluation: decoded, its silence cut when the model was trained so, its view."""
+    waveform = load_audio(audio)
+    return apply_view(trim_silence(waveform) if trim else waveform, view)
+
+
 @torch.no_grad()
 def compute_model_logits(
     model, feature_extractor, dataset: datasets.Dataset, view: View, batch_size: int, trim: bool = False
@@ -131,8 +137,7 @@ def compute_model_logits(
     audios = dataset.with_format(None)["audio"]
     logits = []
     for start in tqdm(range(0, len(audios), batch_size), desc="logits", unit="batch"):
-        decoded = [load_audio(audio) for audio in audios[start : start + batch_size]]
-        clips = [apply_view(trim_silence(clip) if trim else clip, view) for clip in decoded]
+        clips = [model_clip(audio, view, trim) for audio in audios[start : start + batch_size]]
         features = feature_extractor(clips, sampling_rate=SAMPLING_RATE, return_attention_mask=False)
         batch = collate([{"input_values": values, "labels": 0} for values in features["input_values"]])
         batch.pop("labels")

@@ -125,7 +125,7 @@ def corpus_weights(corpora: list[str], balance: float) -> torch.Tensor:
 
 
 def build_trainer(
-    trainer_class: type[Trainer],
+    trainer_class: type[MeanLossTrainer],
     model,
     training_args: PaperTrainingArguments,
     splits: datasets.DatasetDict,
@@ -144,7 +144,7 @@ def build_trainer(
         processing_class=feature_extractor,
         compute_metrics=LabelledMetrics(label_names(splits)),
         callbacks=[EpochCallback(train_transform), DivergenceCallback(), *early_stopping_callbacks(training_args)],
-        **({"corpus_balance": corpus_balance} if corpus_balance else {}),
+        corpus_balance=corpus_balance,
     )
 
 
