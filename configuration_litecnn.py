@@ -6,6 +6,7 @@ from transformers import PretrainedConfig
 
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "neutral", "sadness")
 POOLINGS = ("mean", "mean_std")
+STEM_NORMALIZATIONS = (None, "utterance")
 
 
 class LiteCNNConfig(PretrainedConfig):
@@ -39,6 +40,12 @@ class LiteCNNConfig(PretrainedConfig):
             Stride of the stem convolution, as in the paper.
         stem_pool (`int`, *optional*, defaults to 4):
             Max-pool (kernel = stride) after the stem; 1 disables it (the paper's architecture).
+        stem_normalization (`str`, *optional*):
+            `None` (the paper) or `"utterance"`: each stem filter's output is divided by its root mean square over
+            the clip's real frames, before the batch norm. The stem is a learnt filterbank and a convolution is
+            linear, so a recording's constant colouring (a microphone's or room's gain per band) and its level
+            multiply each filter's output by a constant, which this division removes: the per-utterance
+            normalisation of the first filterbank, from one clip, with no statistics of other clips.
         block_channels (`list[int]`, *optional*, defaults to `[64, 128, 256]`):
             Output channels of the depthwise-separable blocks.
         block_kernel_size (`int`, *optional*, defaults to 3):
@@ -68,6 +75,7 @@ class LiteCNNConfig(PretrainedConfig):
         stem_kernel_size: int = 80,
         stem_stride: int = 2,
         stem_pool: int = 4,
+        stem_normalization: str | None = None,
         block_channels: list[int] | tuple[int, ...] = (64, 128, 256),
         block_kernel_size: int = 3,
         pool_kernel_size: int = 3,
@@ -97,6 +105,8 @@ class LiteCNNConfig(PretrainedConfig):
             raise ValueError(f"`block_channels` must be a non-empty list of positive integers, got {block_channels!r}")
         if block_kernel_size % 2 == 0:
             raise ValueError(f"`block_kernel_size` must be odd (for 'same' padding), got {block_kernel_size}")
+        if stem_normalization not in STEM_NORMALIZATIONS:
+            raise ValueError(f"`stem_normalization` must be one of {STEM_NORMALIZATIONS}, got {stem_normalization!r}")
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}, got {pooling!r}")
         if not 0.0 <= classifier_dropout < 1.0:
@@ -111,6 +121,7 @@ class LiteCNNConfig(PretrainedConfig):
         self.stem_kernel_size = stem_kernel_size
         self.stem_stride = stem_stride
         self.stem_pool = stem_pool
+        self.stem_normalization = stem_normalization
         self.block_channels = block_channels
         self.block_kernel_size = block_kernel_size
         self.pool_kernel_size = pool_kernel_size

@@ -53,8 +53,8 @@ class StudentModelArguments:
         default=None,
         metadata={
             "help": "Teacher folder(s): any AutoModelForAudioClassification (train_teacher.py's output) or a "
-            "classical teacher (train_feature_teacher.py's). Several: an ensemble (mean probability). Without it "
-            "the student trains from scratch with cross-entropy."
+            "classical teacher (train_feature_teacher.py's), or CREMA-D's crowd votes (tabulatedVotes.csv). "
+            "Several: an ensemble (mean probability). Without it the student trains from scratch with cross-entropy."
         },
     )
     teacher_logits: str = field(
@@ -97,6 +97,13 @@ class StudentModelArguments:
     )
     stem_channels: int | None = field(default=None, metadata={"help": "LiteCNN stem width (default 32)."})
     stem_pool: int | None = field(default=None, metadata={"help": "Max-pool after the stem (default 4; 1 = paper)."})
+    stem_normalization: str | None = field(
+        default=None,
+        metadata={
+            "help": "utterance: divide each stem filter's output by its RMS over the clip (removes a recording's "
+            "constant gain per band; default none, the paper)."
+        },
+    )
     block_channels: list[int] | None = field(
         default=None, metadata={"help": "Widths of the depthwise-separable blocks (default 64 128 256)."}
     )

@@ -5,6 +5,7 @@ Whatever a teacher is, the student's trainer only sees its table:
 - a `transformers` audio classifier folder (`train_teacher.py`, or a LiteCNN that hears more of each clip);
 - a classical teacher folder (`train_feature_teacher.py`: openSMILE functionals + scikit-learn), whose logits can
   also be its stored out-of-fold logits (each training clip scored by a fit that never heard its actor);
+- CREMA-D's crowd votes (`tabulatedVotes.csv`, `crowd_votes.py`): what listeners heard, as soft labels;
 - several of them at once (`--teacher A B C`): an ensemble whose probabilities are averaged.
 
 Every member is checked before anything is computed (its labels, and that it was trained on the student's split,
@@ -31,6 +32,7 @@ import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes:
 from data.audio import SAMPLING_RATE, load_audio
 from data.functionals import cache_dir_of, cached_functionals, clips_digest, file_digest, save_npz_atomically
 from data.views import View, apply_view
+from litecnn_ser.crowd_votes import CrowdVotesTeacher, is_votes_file
 from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
 from litecnn_ser.loading import ModelLoadError, check_weights
 from litecnn_ser.splits import TRAINING_DATA_KEY
@@ -147,8 +149,10 @@ def compute_model_logits(
 
 
 def open_teacher(folder: str, window_s: float | None = None, batch_size: int = 32):
-    """A teacher folder of either kind; one clear error naming the folder when it is neither."""
+    """A teacher folder of either kind, or a votes table; one clear error naming the folder when it is neither."""
     path = Path(folder)
+    if is_votes_file(path):
+        return CrowdVotesTeacher(path)
     if is_feature_teacher(path):
         try:
             teacher = FunctionalsTeacher.from_pretrained(path)
@@ -158,8 +162,8 @@ def open_teacher(folder: str, window_s: float | None = None, batch_size: int = 3
         return teacher
     if not (path / "config.json").is_file():
         raise SystemExit(
-            f"error: --teacher {folder}: not a model folder (no config.json) nor a classical teacher "
-            "(no teacher_config.json)"
+            f"error: --teacher {folder}: not a model folder (no config.json), a classical teacher "
+            "(no teacher_config.json) nor a votes table (a .csv file such as CREMA-D's tabulatedVotes.csv)"
         )
     try:
         check_weights(path, folder)
@@ -265,7 +269,7 @@ def cached_logits(
     if cache_file.exists():
         logger.info("reusing teacher logits for %d clips x %d views from %s", len(dataset), len(views), cache_file)
         return np.load(cache_file)["logits"], cache_file, True
-    if source == "out_of_fold":
+    if source == "out_of_fold" and getattr(teacher, "uses_labels", True):
         if not isinstance(teacher, FeatureTeacher):
             raise SystemExit(
                 f"error: --teacher_logits out_of_fold: {teacher.folder} is not a classical teacher "

@@ -78,11 +78,19 @@ def test_export_explains_bad_input(tmp_path, capsys):
         OnnxClassifier(tmp_path / "no_metadata.onnx")
 
 
+@pytest.mark.parametrize("stem_normalization", [None, "utterance"])
 @pytest.mark.parametrize("attention_mask", [False, True])
-def test_export_of_mean_std_pooling_agrees_with_pytorch(tmp_path, attention_mask):
-    """The non-default pooling exports too: a padded batch through ONNX gives PyTorch's logits."""
+def test_export_of_mean_std_pooling_agrees_with_pytorch(tmp_path, attention_mask, stem_normalization):
+    """The non-default pooling and stem normalisation export too: a padded batch through ONNX gives PyTorch's
+    logits."""
     torch.manual_seed(0)
-    config = LiteCNNConfig(stem_channels=8, block_channels=[8, 16], classifier_hidden_size=16, pooling="mean_std")
+    config = LiteCNNConfig(
+        stem_channels=8,
+        block_channels=[8, 16],
+        classifier_hidden_size=16,
+        pooling="mean_std",
+        stem_normalization=stem_normalization,
+    )
     model = LiteCNNForAudioClassification(config).eval()
     onnx_export.export_onnx(model, tmp_path / "mean_std.onnx", {}, attention_mask=attention_mask)
     batch = np.random.default_rng(0).standard_normal((2, 20_000)).astype(np.float32)

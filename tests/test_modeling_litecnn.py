@@ -149,9 +149,11 @@ def test_a_training_step_changes_the_prediction(tester):
     assert losses[-1] < 0.5 * losses[0]  # it can fit three clips: the gradients reach the output
 
 
+@pytest.mark.parametrize("stem_normalization", [None, "utterance"])
 @pytest.mark.parametrize("pooling", ["mean", "mean_std"])
-def test_padded_batch_equals_clips_alone(tester, pooling):
-    model = LiteCNNForAudioClassification(tester.get_config(pooling=pooling)).eval()
+def test_padded_batch_equals_clips_alone(tester, pooling, stem_normalization):
+    config = tester.get_config(pooling=pooling, stem_normalization=stem_normalization)
+    model = LiteCNNForAudioClassification(config).eval()
     torch.manual_seed(1)
     lengths = [8_000, 5_123, 2_049]
     clips = [torch.randn(n) for n in lengths]
@@ -166,6 +168,23 @@ def test_padded_batch_equals_clips_alone(tester, pooling):
         torch.testing.assert_close(batched[i], alone, atol=1e-5, rtol=0)
     # without the mask the padding would change the result: the test can tell the difference
     assert not torch.allclose(model(batch).logits[2], model(clips[2][None]).logits[0], atol=1e-5)
+
+
+def test_utterance_stem_normalization_removes_a_constant_gain_per_stem_filter(tester):
+    """A recording's constant colouring multiplies each filter of the (linear) stem by a constant of its own: with
+    `stem_normalization="utterance"` the logits do not move; without it (the paper's stem) they do."""
+    torch.manual_seed(3)
+    clip = torch.randn(1, 6_000)
+    gains = torch.linspace(0.2, 5.0, tester.get_config().stem_channels)
+    for normalization, invariant in ((None, False), ("utterance", True)):
+        model = tester.get_calibrated_model(tester.get_config(stem_normalization=normalization))
+        with torch.no_grad():
+            reference = model(clip).logits
+            model.litecnn.stem.conv.weight.mul_(gains[:, None, None])  # the same clip heard through a coloured chain
+            coloured = model(clip).logits
+        assert torch.allclose(coloured, reference, atol=1e-4) == invariant, normalization
+    with pytest.raises(ValueError, match="stem_normalization"):
+        tester.get_config(stem_normalization="clip")
 
 
 def test_default_model_handles_half_a_second_to_thirty_seconds():
@@ -362,8 +381,13 @@ def half_copy(model: LiteCNNForAudioClassification, dtype: torch.dtype) -> LiteC
 @pytest.mark.parametrize("dtype", HALF_DTYPES, ids=str)
 @pytest.mark.parametrize(
     "overrides",
-    [{"pooling": "mean"}, {"pooling": "mean_std"}, {"block_channels": [8, 8, 16, 16, 16, 32, 32]}],
-    ids=["mean", "mean_std", "seven_blocks"],
+    [
+        {"pooling": "mean"},
+        {"pooling": "mean_std"},
+        {"block_channels": [8, 8, 16, 16, 16, 32, 32]},
+        {"pooling": "mean_std", "stem_normalization": "utterance"},
+    ],
+    ids=["mean", "mean_std", "seven_blocks", "utterance_stem"],
 )
 def test_half_precision_with_attention_mask_matches_float32(tester, dtype, overrides):
     config = tester.get_config(**overrides)

@@ -40,20 +40,38 @@ AUTO_MAP = {
     "AutoModelForAudioClassification": "modeling_litecnn.LiteCNNForAudioClassification",
 }
 STD_FLOOR = 1e-3  # `pooling="mean_std"`: the smallest standard deviation it reports (see `LiteCNNModel._pool`)
+STEM_RMS_EPS = 1e-6  # `stem_normalization="utterance"`: added to a filter's mean square (a filter silent on a clip)
 
 
 class LiteCNNStem(nn.Module):
-    """Conv1d(kernel 80, stride 2) + BatchNorm + ReLU on the waveform, then an optional max-pool."""
+    """Conv1d(kernel 80, stride 2) [+ per-utterance RMS normalisation] + BatchNorm + ReLU on the waveform, then an
+    optional max-pool."""
 
     def __init__(self, config: LiteCNNConfig):
         super().__init__()
         self.conv = nn.Conv1d(1, config.stem_channels, config.stem_kernel_size, config.stem_stride, bias=False)
+        self.utterance_normalization = config.stem_normalization == "utterance"
         self.norm = nn.BatchNorm1d(config.stem_channels, eps=config.batch_norm_eps)
         self.pool = nn.MaxPool1d(config.stem_pool) if config.stem_pool > 1 else nn.Identity()
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        # (B, 1, T) -> (B, C0, T // (2 * stem_pool))
-        return self.pool(torch.relu(self.norm(self.conv(waveform))))
+    def forward(self, waveform: torch.Tensor, conv_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 1, T) -> (B, C0, T // (2 * stem_pool)); `conv_lengths` (B,): the convolution's valid output frames
+        per clip (None: all), the frames that per-utterance normalisation averages over."""
+        hidden = self.conv(waveform)
+        if self.utterance_normalization:
+            hidden = _utterance_rms_normalize(hidden, conv_lengths)
+        return self.pool(torch.relu(self.norm(hidden)))
+
+
+def _utterance_rms_normalize(hidden: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Divide each channel of (B, C, F) by its root mean square over the valid frames of its clip (in float32)."""
+    stats = hidden.to(torch.promote_types(hidden.dtype, torch.float32))
+    if lengths is None:
+        mean_square = stats.pow(2).mean(-1, keepdim=True)
+    else:
+        mask = _frame_mask(lengths, hidden.shape[-1])[:, None, :].to(stats.dtype)
+        mean_square = (stats.pow(2) * mask).sum(-1, keepdim=True) / mask.sum(-1, keepdim=True)
+    return (stats * torch.rsqrt(mean_square + STEM_RMS_EPS)).to(hidden.dtype)
 
 
 class LiteCNNBlock(nn.Module):
@@ -176,11 +194,14 @@ class LiteCNNModel(LiteCNNPreTrainedModel):
         min_length = self.min_input_length
         if samples < min_length:
             input_values = nn.functional.pad(input_values, (0, min_length - samples))
-        lengths = None
+        lengths = conv_lengths = None
         if attention_mask is not None:  # counted as integers: a float mask in half precision would round the sum
-            lengths = self.frame_lengths((attention_mask != 0).sum(-1).clamp(min=min_length))
+            sample_lengths = (attention_mask != 0).sum(-1).clamp(min=min_length)
+            lengths = self.frame_lengths(sample_lengths)
+            kernel, stride = self._layer_shapes()[0]
+            conv_lengths = torch.div(sample_lengths - kernel, stride, rounding_mode="floor") + 1
 
-        hidden = self.stem(input_values[:, None, :])  # (B, C0, F0)
+        hidden = self.stem(input_values[:, None, :], conv_lengths)  # (B, C0, F0)
         hidden_states = (hidden,) if output_hidden_states else None
         for index, block in enumerate(self.blocks):
             if lengths is not None:  # zero the frames that padding reached, before the "same"-padded depthwise conv
