@@ -242,7 +242,10 @@ def parse_args(parser, argv: list[str] | None):
         except json.JSONDecodeError as error:
             raise SystemExit(f"error: arguments file {path}: not valid JSON ({error})") from None
         argv = json_to_flags(values) + argv[1:]
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        return parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # a flag this script does not take, or a value its dataclasses refuse
+        raise SystemExit(f"error: {error}" + (" (--help lists the flags)" if "not used" in str(error) else "")) from None
 
 
 def json_to_flags(values: dict[str, Any]) -> list[str]:

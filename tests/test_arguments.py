@@ -28,3 +28,8 @@ def test_args_file_then_flags_that_override_it(tmp_path):
     assert training_args.learning_rate == 0.002
     with pytest.raises(SystemExit, match="missing.json: no such file"):
         parse_args(parser, [str(tmp_path / "missing.json")])
+    # a flag the script does not take, or a refused value: one line naming it, not a traceback
+    with pytest.raises(SystemExit, match=r"error: .*not used by the HfArgumentParser: \['--colour', 'red'\]"):
+        parse_args(parser, ["--output_dir", str(tmp_path), "--colour", "red"])
+    with pytest.raises(SystemExit, match="error: bogus is not a valid SchedulerType"):
+        parse_args(parser, ["--output_dir", str(tmp_path), "--lr_scheduler_type", "bogus"])
