@@ -245,7 +245,9 @@ def parse_args(parser, argv: list[str] | None):
     try:
         return parser.parse_args_into_dataclasses(args=argv)
     except ValueError as error:  # a flag this script does not take, or a value its dataclasses refuse
-        raise SystemExit(f"error: {error}" + (" (--help lists the flags)" if "not used" in str(error) else "")) from None
+        raise SystemExit(
+            f"error: {error}" + (" (--help lists the flags)" if "not used" in str(error) else "")
+        ) from None
 
 
 def json_to_flags(values: dict[str, Any]) -> list[str]:
