@@ -16,8 +16,10 @@ Whenever CREMA-D is in the mix, its speaker split is today's (`--validation_corp
 --split_seed 42`: the same 10 validation actors, which select the checkpoint); without it, one speaker of the first
 training corpus is held out for that (`--validation_corpus savee`). The left-out corpus never selects anything.
 
-Each fold is scored from one clip and speaker-adapted (each speaker's mean log-probability removed, from that
-speaker's other clips: not a one-clip number), accuracy and UAR, by `eval.py`. A run goes to runs/loco/NAME/FOLD;
+Each fold is scored from one clip, speaker-adapted (each speaker's mean log-probability removed, from that
+speaker's other clips: not a one-clip number) and after AdaBN (`--adapt_batch_norm`: batch-norm statistics
+re-estimated on the scored corpus's unlabelled clips: not a one-clip number either), accuracy and UAR, by `eval.py`.
+`--rescore` adds the AdaBN scores to folds scored before they existed (when their run folder is still there). A run goes to runs/loco/NAME/FOLD;
 its scores, command and wall time to experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and
 an interrupted training goes on from its newest checkpoint.
 """
@@ -92,24 +94,54 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
     evaluate = [python, "eval.py", str(output), *scored, "--speaker_adaptation", "--json"]
     print(f"== {name}/{fold}: {shlex.join(evaluate)}", flush=True)
     scores = json.loads(subprocess.run(evaluate, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    adabn, adabn_command = adabn_scores(output, scored, python)
     return {
         "fold": fold,
         "trained_on": [source.partition("=")[0] for source in sources],
         "scored_on": scores["corpus"],
         "one_clip": {key: scores["metrics"][key] for key in ("accuracy", "uar", "macro_f1", "num_clips")},
         "speaker_adapted": {key: scores["speaker_adapted"][key] for key in ("accuracy", "uar")},
+        "adabn": adabn,
         "train_command": shlex.join(train),
         "eval_command": shlex.join(evaluate),
+        "adabn_command": adabn_command,
         "wall_time_s": round(time.time() - start),
         "training_wall_time_s": round(trained),
     }
 
 
+def adabn_scores(output: Path, scored: list[str], python: str) -> tuple[dict, str]:
+    """One-clip accuracy and UAR after AdaBN on the scored corpus, and the command that measured them."""
+    command = [python, "eval.py", str(output), *scored, "--adapt_batch_norm", "--json"]
+    print(f"== {shlex.join(command)}", flush=True)
+    scores = json.loads(subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    return {key: scores["metrics"][key] for key in ("accuracy", "uar")}, shlex.join(command)
+
+
+def rescore(name: str, fold: str, corpora: dict[str, Path], python: str) -> None:
+    """Adds the AdaBN scores to a fold scored without them, from its run folder."""
+    path = RESULTS / f"loco_{name}" / f"{fold}.json"
+    row = json.loads(path.read_text())
+    output = ROOT / "runs" / "loco" / name / fold
+    if "adabn" in row:
+        return
+    if not (output / "model.safetensors").is_file():
+        print(f"== {name}/{fold}: no model in {output}: AdaBN not scored")
+        return
+    row["adabn"], row["adabn_command"] = adabn_scores(output, fold_plan(fold, corpora)[2], python)
+    path.write_text(json.dumps(row, indent=1) + "\n")
+
+
+def _pair(scores: dict | None) -> str:
+    return f"{scores['accuracy']:.3f} / {scores['uar']:.3f}" if scores else ""
+
+
 def table(results: Path = RESULTS) -> str:
     """Every protocol run under `results` (loco_NAME/FOLD.json) as one Markdown table, a row per run and fold."""
     lines = [
-        "| recipe | left out (scored on) | clips | one clip: accuracy / UAR | speaker-adapted: accuracy / UAR |",
-        "|---|---|---:|---:|---:|",
+        "| recipe | left out (scored on) | clips | one clip: accuracy / UAR | speaker-adapted: accuracy / UAR "
+        "| AdaBN on the left-out corpus: accuracy / UAR | training wall time |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for folder in sorted(results.glob("loco_*")):
         for fold in FOLDS:
@@ -118,10 +150,11 @@ def table(results: Path = RESULTS) -> str:
                 continue
             row = json.loads(path.read_text())
             left_out = "none (CREMA-D validation actors)" if fold == "none" else fold
-            one, adapted = row["one_clip"], row["speaker_adapted"]
+            minutes = row.get("training_wall_time_s")
             lines.append(
-                f"| {folder.name.removeprefix('loco_')} | {left_out} | {one['num_clips']} | "
-                f"{one['accuracy']:.3f} / {one['uar']:.3f} | {adapted['accuracy']:.3f} / {adapted['uar']:.3f} |"
+                f"| {folder.name.removeprefix('loco_')} | {left_out} | {row['one_clip']['num_clips']} | "
+                f"{_pair(row['one_clip'])} | {_pair(row['speaker_adapted'])} | {_pair(row.get('adabn'))} | "
+                f"{f'{minutes / 60:.0f} min' if minutes else ''} |"
             )
     return "\n".join(lines)
 
@@ -136,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpora", nargs="+", help="NAME=FOLDER for cremad, savee, tess (default: ../shared)")
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the scripts")
     parser.add_argument("--table", action="store_true", help="print the table of every protocol run and exit")
+    parser.add_argument(
+        "--rescore", action="store_true", help="add AdaBN scores to --name's scored --folds, then exit"
+    )
     args = parser.parse_args(own)
     if args.table:
         print(table())
@@ -146,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, folder in corpora.items():
         if not folder.is_dir():
             raise SystemExit(f"error: corpus {name}: no such folder {folder}")
+    if args.rescore:
+        for fold in args.folds:
+            if (RESULTS / f"loco_{args.name}" / f"{fold}.json").is_file():
+                rescore(args.name, fold, corpora, args.python)
+        print(table())
+        return 0
     for fold in args.folds:
         path = RESULTS / f"loco_{args.name}" / f"{fold}.json"
         if path.is_file():

@@ -1,0 +1,53 @@
+"""experiments/cross_corpus/loco.py: each fold trains on every corpus but the one it scores, keeps CREMA-D's speaker
+split, and its table reports every corpus's numbers (one clip, speaker-adapted, AdaBN) without inventing any."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import loco
+import pytest
+
+CORPORA = {"cremad": Path("/c/AudioFLAC"), "savee": Path("/s"), "tess": Path("/t")}
+
+
+@pytest.mark.parametrize("fold", ["savee", "tess", "cremad"])
+def test_a_fold_never_trains_on_the_corpus_it_scores(fold):
+    sources, split, scored = loco.fold_plan(fold, CORPORA)
+    trained = [source.partition("=")[0] for source in sources]
+    assert fold not in trained and sorted(trained + [fold]) == sorted(CORPORA)
+    assert scored[:3] == [str(CORPORA[fold]), "--corpus", fold] and "--subset" not in scored
+    # CREMA-D's 10 validation actors select the checkpoint whenever CREMA-D is in the mix; otherwise another corpus
+    assert split[:2] == ["--validation_corpus", "cremad" if fold != "cremad" else "savee"]
+    assert split[2:] == ["--split", "speaker", "--split_seed", "42"]
+
+
+def test_the_none_fold_trains_on_all_three_and_scores_the_validation_actors():
+    sources, split, scored = loco.fold_plan("none", CORPORA)
+    assert [source.partition("=")[0] for source in sources] == list(CORPORA)
+    assert scored == [str(CORPORA["cremad"]), "--corpus", "cremad", "--subset", "validation"]
+    with pytest.raises(SystemExit, match="--folds 'ravdess'"):
+        loco.fold_plan("ravdess", CORPORA)
+
+
+def test_the_table_has_a_row_per_recipe_and_fold_with_every_number(tmp_path):
+    def write(recipe: str, fold: str, accuracy: float, adabn: dict | None) -> None:
+        row = {
+            "one_clip": {"accuracy": accuracy, "uar": accuracy + 0.01, "macro_f1": 0.2, "num_clips": 420},
+            "speaker_adapted": {"accuracy": 0.388, "uar": 0.357},
+            "training_wall_time_s": 2701,
+        }
+        if adabn:
+            row["adabn"] = adabn
+        (tmp_path / f"loco_{recipe}").mkdir(exist_ok=True)
+        (tmp_path / f"loco_{recipe}" / f"{fold}.json").write_text(json.dumps(row))
+
+    write("aug", "savee", 0.271, None)
+    write("aug", "tess", 0.5, {"accuracy": 0.61, "uar": 0.6})
+    write("aug", "none", 0.49, None)
+    lines = loco.table(tmp_path).splitlines()
+    assert len(lines) == 2 + 3
+    assert lines[2] == "| aug | savee | 420 | 0.271 / 0.281 | 0.388 / 0.357 |  | 45 min |"  # no AdaBN: left blank
+    assert lines[3] == "| aug | tess | 420 | 0.500 / 0.510 | 0.388 / 0.357 | 0.610 / 0.600 | 45 min |"
+    assert lines[4].startswith("| aug | none (CREMA-D validation actors) |")
