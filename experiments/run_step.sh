@@ -23,5 +23,6 @@ run() {
   $PY "$script" "${COMMON[@]}" --output_dir "runs/$name" "$@" >> "runs/$name.log" 2>&1
   cp "runs/$name/all_results.json" "runs/$name/confusion_matrix.json" "runs/$name/confusion_matrix.png" "$RESULTS/$name/"
   cp "runs/$name/trainer_state.json" "$RESULTS/$name/"  # every epoch's validation metrics
-  printf '{"command": "%s", "wall_time_s": %d%s}\n' "$command" $((SECONDS - start)) "$resumed" > "$RESULTS/$name/run.json"
+  printf '{"command": "%s", "OMP_NUM_THREADS": "%s", "wall_time_s": %d%s}\n' "$command" "${OMP_NUM_THREADS:-}" \
+    $((SECONDS - start)) "$resumed" > "$RESULTS/$name/run.json"
 }

@@ -159,6 +159,8 @@ def train_and_evaluate(trainer: Trainer, training_args: TrainingArguments, label
     if training_args.do_train:
         result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         result.metrics["world_size"] = training_args.world_size
+        # CPU results depend on it: one run at 1 and at 2 threads sums in another order and ends points apart
+        result.metrics["torch_num_threads"] = torch.get_num_threads()
         trainer.save_model()
         trainer.log_metrics("train", result.metrics)
         trainer.save_metrics("train", result.metrics)

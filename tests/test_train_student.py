@@ -9,6 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from conftest import QUICK, ROOT, interrupted_then_resumed
 from safetensors.torch import load_file, save_file
 from test_remote_code import check, run_as_user
@@ -180,6 +181,9 @@ def test_from_scratch_is_plain_cross_entropy(corpus_dir, dataset_cache, tmp_path
     assert config["distillation"] is None
     assert (config["stem_channels"], config["block_channels"]) == (16, [16, 32, 64])  # LiteCNN flags reach the config
     assert metrics["eval_loss"] > 0
+    # the thread count is recorded: CPU runs at 1 and 2 threads differ (experiments/results' from-scratch rows)
+    trained = json.loads((tmp_path / "scratch" / "train_results.json").read_text())
+    assert trained["torch_num_threads"] == torch.get_num_threads()
 
 
 @pytest.mark.parametrize(

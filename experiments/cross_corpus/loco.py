@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         "speaker_adapted": {key: scores["speaker_adapted"][key] for key in ("accuracy", "uar")},
         "adabn": adabn,
         "train_command": shlex.join(train),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "eval_command": shlex.join(evaluate),
         "adabn_command": adabn_command,
         "wall_time_s": round(time.time() - start),
