@@ -50,7 +50,10 @@ def test_the_cards_numbers_are_the_models(shipped, real_cremad):
     record = json.loads((shipped / "config.json").read_text())["training_data"]
     clips, labels, _ = load_clips([str(real_cremad)], record, int8.window_s, calibration_clips=0, cache_dir=None)
     accuracy = float(np.mean(onnx_logits(int8, clips).argmax(-1) == labels))
-    assert round(accuracy, 3) == card["int8_accuracy"]
+    # onnxruntime's int8 results depend on the CPU: the same graph and onnxruntime give 0.578 on an AVX2-only AMD
+    # EPYC (no VNNI) and the card's 0.582 on the machine that built it (onnxruntime documents that its u8s8 path
+    # on AVX2 can saturate). Within 5 clips of 820; a wrong graph or wrong preprocessing is points off.
+    assert abs(accuracy - card["int8_accuracy"]) <= 5 / 820 + 5e-4
 
 
 def test_card_numbers_read_back_what_the_card_says(tmp_path):
