@@ -48,7 +48,6 @@ class CrowdVotesTeacher:
         self.folder = Path(path)  # the name `teachers.py` and the records use for a teacher's source
         self.smoothing = smoothing
         self.votes = read_votes(self.folder)
-        self.window_s = None
 
     labels = list(EMOTIONS)
     training_data = None  # votes of every clip, fitted to nothing: no split to check

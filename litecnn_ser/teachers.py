@@ -49,6 +49,8 @@ SPLIT_KEYS = ("split", "test_size", "seed", "num_validation")
 class ModelTeacher:
     """A saved `AutoModelForAudioClassification` (with its feature extractor) hearing `window_s` of each view."""
 
+    uses_labels = True  # fitted to the labels: its split is checked, and its in-sample logits are overconfident
+
     def __init__(self, folder: Path, window_s: float | None = None, batch_size: int = 32):
         self.folder = folder
         self.config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
@@ -101,6 +103,8 @@ class FunctionalsTeacher(FeatureTeacher):
     """A classical teacher (see `feature_teacher.py`) in the provider interface. It hears the whole (sped) clip, or,
     given `window_s` (`--teacher_max_duration_s`), the window of each view: then a view's offset changes its logits
     too, and view-consistent distillation gives the student the teacher's logits for the very window it hears."""
+
+    uses_labels = True
 
     window_s: float | None = None
 
@@ -180,7 +184,7 @@ def check_teacher(teacher, source: str, labels: list[str], data_record: dict) ->
             "distillation needs the same labels in the same order"
         )
     recorded = teacher.training_data
-    if recorded is None and not getattr(teacher, "uses_labels", True):
+    if recorded is None and not teacher.uses_labels:
         return  # crowd votes: fitted to nothing, they cannot leak a validation clip's label into training
     if recorded is None:
         logger.warning(
@@ -271,7 +275,7 @@ def cached_logits(
     if cache_file.exists():
         logger.info("reusing teacher logits for %d clips x %d views from %s", len(dataset), len(views), cache_file)
         return np.load(cache_file)["logits"], cache_file, True
-    if source == "out_of_fold" and getattr(teacher, "uses_labels", True):
+    if source == "out_of_fold" and teacher.uses_labels:
         if not isinstance(teacher, FeatureTeacher):
             raise SystemExit(
                 f"error: --teacher_logits out_of_fold: {teacher.folder} is not a classical teacher "
