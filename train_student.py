@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         attach_hint_head(model, hints.num_features)
     setattr(model.config, TRAINING_DATA_KEY, data_record)
     model.config.distillation = distilled_from
+    if training_args.mixup_alpha > 0:  # said only when used: a paper-recipe config is unchanged
+        model.config.mixup = {"alpha": training_args.mixup_alpha, "how": "waveforms and every loss term"}
     if hints is not None:
         model.config.feature_hint = {**hints.describe(), "hint_weight": training_args.hint_weight}
     train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets, hints)

@@ -10,6 +10,12 @@ A feature hint (`--hint_features`) adds `hint_weight * MSE(head(pooled embedding
 linear head, used in training only and dropped from the saved model, maps the student's pooled embedding onto the
 clip's openSMILE functionals (what the classical teachers see), asking the embedding to carry them (FitNets'
 hints, Romero et al., 2015, with hand-crafted features as the hint).
+
+Mixup (`--mixup_alpha`, Zhang et al., 2018; off by default, as in the paper): each training batch's waveforms are
+mixed with a shuffled copy of the batch, `lam * x + (1 - lam) * x[perm]` with `lam ~ Beta(a, a)`, and the loss is
+`lam * loss(targets) + (1 - lam) * loss(targets[perm])` for every term (labels, teacher logits, hints). A voice
+heard over another clip's voice, room and microphone cannot be recognised by its recording alone. `lam` and `perm`
+are drawn from the run's seed and the optimizer step, so a resumed run mixes exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -55,6 +62,13 @@ class DistillationTrainingArguments(PaperTrainingArguments):
     hint_weight: float = field(
         default=1.0, metadata={"help": "Weight of the feature-hint MSE (only with --hint_features)."}
     )
+    mixup_alpha: float = field(
+        default=0.0,
+        metadata={
+            "help": "Mixup of training waveforms with lam ~ Beta(a, a), every loss term mixed alike "
+            "(litecnn_ser/distillation.py). 0: off (the paper)."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -64,6 +78,8 @@ class DistillationTrainingArguments(PaperTrainingArguments):
             raise ValueError(f"--temperature must be positive, got {self.temperature}")
         if self.hint_weight < 0:
             raise ValueError(f"--hint_weight must be non-negative, got {self.hint_weight}")
+        if self.mixup_alpha < 0:
+            raise ValueError(f"--mixup_alpha must be non-negative (0: off), got {self.mixup_alpha}")
 
 
 HINT_HEAD = "hint_head"
@@ -78,6 +94,22 @@ def attach_hint_head(model: nn.Module, num_features: int) -> nn.Linear:
     return head
 
 
+def mixup_draw(seed: int, step: int, batch_size: int, alpha: float) -> tuple[float, np.ndarray]:
+    """`(lam, perm)` for optimizer step `step` of a run seeded `seed`: a function of those alone (exact resume)."""
+    generator = np.random.default_rng([seed, step])
+    return float(generator.beta(alpha, alpha)), generator.permutation(batch_size)
+
+
+def mix_inputs(inputs: dict, lam: float, perm: np.ndarray) -> dict:
+    """The model inputs of a mixed batch: waveforms mixed, the attention mask the union of both clips' masks."""
+    index = torch.as_tensor(perm)
+    mixed = dict(inputs)
+    mixed["input_values"] = lam * inputs["input_values"] + (1.0 - lam) * inputs["input_values"][index]
+    if inputs.get("attention_mask") is not None:
+        mixed["attention_mask"] = torch.maximum(inputs["attention_mask"], inputs["attention_mask"][index])
+    return mixed
+
+
 class DistillationTrainer(MeanLossTrainer):
     """A `Trainer` whose loss is `distillation_loss` when the batch carries `teacher_logits`, cross-entropy otherwise
     (evaluation batches carry none, so validation loss is the same cross-entropy with and without a teacher), plus
@@ -87,6 +119,10 @@ class DistillationTrainer(MeanLossTrainer):
         teacher_logits = inputs.pop(TEACHER_LOGITS, None)
         hints = inputs.pop(HINT_TARGETS, None)
         labels = inputs.pop("labels")
+        mixup = None
+        if model.training and self.args.mixup_alpha > 0:
+            mixup = mixup_draw(self.args.seed, self.state.global_step, len(labels), self.args.mixup_alpha)
+            inputs = mix_inputs(inputs, *mixup)
         embedding = []
         if hints is not None:  # the pooled embedding: the very tensor the classifier reads (one graph, one backward)
             student = self.accelerator.unwrap_model(model)
@@ -96,15 +132,26 @@ class DistillationTrainer(MeanLossTrainer):
         finally:
             if hints is not None:
                 hook.remove()
-        if teacher_logits is None:
-            loss = F.cross_entropy(outputs.logits, labels)
+        head = getattr(student, HINT_HEAD) if hints is not None else None
+        pooled = embedding[0] if hints is not None else None  # (B, hidden_size)
+
+        def loss_for(labels, teacher_logits, hints):
+            if teacher_logits is None:
+                loss = F.cross_entropy(outputs.logits, labels)
+            else:
+                loss = distillation_loss(
+                    outputs.logits, teacher_logits.to(outputs.logits), labels, self.args.alpha, self.args.temperature
+                )
+            if hints is not None:
+                loss = loss + self.args.hint_weight * F.mse_loss(head(pooled), hints.to(pooled))
+            return loss
+
+        if mixup is None:
+            loss = loss_for(labels, teacher_logits, hints)
         else:
-            loss = distillation_loss(
-                outputs.logits, teacher_logits.to(outputs.logits), labels, self.args.alpha, self.args.temperature
-            )
-        if hints is not None:
-            pooled = embedding[0]  # (B, hidden_size)
-            loss = loss + self.args.hint_weight * F.mse_loss(getattr(student, HINT_HEAD)(pooled), hints.to(pooled))
+            lam, index = mixup[0], torch.as_tensor(mixup[1])
+            shuffled = [None if target is None else target[index] for target in (labels, teacher_logits, hints)]
+            loss = lam * loss_for(labels, teacher_logits, hints) + (1.0 - lam) * loss_for(*shuffled)
         return (loss, outputs) if return_outputs else loss
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):

@@ -166,7 +166,8 @@ teacher; human listeners hearing the voice only agree with the acted emotion on 
 
 `onnx/model.onnx` (fp32, validation accuracy {_percent(fp32_accuracy) if fp32_accuracy is not None else "n/a"}) and
 `onnx/model_int8.onnx` (static int8, per-channel weights; the convolution that reads the waveform stays fp32, since
-all-int8 loses 1.6 points on this layout) take `input_values` (batch, samples), normalised per clip, and return
+all-int8 loses 1.6 points on this layout; int8 kernels differ between CPUs, so its accuracy can move by a few
+clips on a CPU other than the one that built it) take `input_values` (batch, samples), normalised per clip, and return
 `logits`; their metadata holds the labels, the sampling rate and the window. They run with onnxruntime alone (no
 torch): `python -m litecnn_ser.onnx_runtime onnx/model_int8.onnx clip.wav`.{latency}
 

@@ -114,3 +114,69 @@ def test_the_hint_reads_the_classifiers_own_input_so_training_is_bit_reproducibl
     (loss + args.hint_weight * torch.nn.functional.mse_loss(getattr(model, HINT_HEAD)(pooled), hints)).backward()
     for mine, reference in zip(got, (p.grad for p in model.parameters())):
         assert torch.equal(mine, reference)
+
+
+def _tiny_student():
+    from configuration_litecnn import LiteCNNConfig
+    from modeling_litecnn import LiteCNNForAudioClassification
+
+    torch.manual_seed(0)
+    config = LiteCNNConfig(num_labels=6, block_channels=[16, 32, 32], classifier_hidden_size=24, pooling="mean_std")
+    return LiteCNNForAudioClassification(config)
+
+
+def test_mixup_loss_is_the_lambda_weighted_loss_of_the_mixed_waveforms(tmp_path):
+    """Written out independently: the student hears lam * x + (1 - lam) * x[perm] (a mixup that left the waveforms
+    alone gives other logits) and every term (CE, KL, hint) is weighted by lam against the shuffled targets."""
+    from litecnn_ser.distillation import HINT_HEAD, DistillationTrainer, mixup_draw
+    from litecnn_ser.transforms import HINT_TARGETS, TEACHER_LOGITS
+
+    model = _tiny_student().train()
+    setattr(model, HINT_HEAD, torch.nn.Linear(model.config.hidden_size, 5))
+    generator = torch.Generator().manual_seed(3)
+    x, teacher = torch.randn(4, 8000, generator=generator), 3 * torch.randn(4, 6, generator=generator)
+    y, hints = torch.tensor([0, 1, 2, 3]), torch.randn(4, 5, generator=generator)
+    args = DistillationTrainingArguments(
+        output_dir=str(tmp_path), report_to="none", eval_strategy="no", mixup_alpha=0.4, seed=7
+    )
+    trainer = DistillationTrainer(model=model, args=args)
+    trainer.state.global_step = 11
+    batch = {"input_values": x.clone(), "labels": y, TEACHER_LOGITS: teacher, HINT_TARGETS: hints}
+    torch.manual_seed(1)  # the classifier's dropout: the same draws in both passes
+    got = trainer.compute_loss(model, batch)
+
+    torch.manual_seed(1)
+    lam, perm = mixup_draw(7, 11, 4, 0.4)
+    assert 0 < lam < 1 and sorted(perm) == [0, 1, 2, 3] and list(perm) != [0, 1, 2, 3]
+    pooled = model.litecnn(lam * x + (1 - lam) * x[perm]).pooler_output
+    logits, hinted = model.classifier(pooled), getattr(model, HINT_HEAD)(pooled)
+
+    def term(labels, teacher, hints):
+        return _by_hand(logits, teacher, labels, 0.5, 2.0) + torch.nn.functional.mse_loss(hinted, hints)
+
+    expected = lam * term(y, teacher, hints) + (1 - lam) * term(y[perm], teacher[perm], hints[perm])
+    torch.testing.assert_close(got, expected)
+    unmixed = model.classifier(model.litecnn(x).pooler_output)
+    assert not torch.allclose(got, _by_hand(unmixed, teacher, y, 0.5, 2.0), atol=1e-3)
+
+
+def test_mixup_draws_depend_on_the_seed_and_step_only_and_never_touch_evaluation(tmp_path):
+    from litecnn_ser.distillation import DistillationTrainer, mixup_draw
+
+    first, again = mixup_draw(42, 100, 32, 0.2), mixup_draw(42, 100, 32, 0.2)
+    assert first[0] == again[0] and (first[1] == again[1]).all()  # what a resumed run at step 100 draws
+    assert mixup_draw(42, 101, 32, 0.2)[0] != first[0] and mixup_draw(43, 100, 32, 0.2)[0] != first[0]
+
+    model = _tiny_student().eval()
+    args = DistillationTrainingArguments(
+        output_dir=str(tmp_path), report_to="none", eval_strategy="no", mixup_alpha=1.0
+    )
+    x, y = torch.randn(3, 8000), torch.tensor([0, 4, 5])
+    with torch.no_grad():
+        got = DistillationTrainer(model=model, args=args).compute_loss(model, {"input_values": x, "labels": y})
+        torch.testing.assert_close(got, torch.nn.functional.cross_entropy(model(x).logits, y))
+
+
+def test_negative_mixup_alpha_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="--mixup_alpha"):
+        DistillationTrainingArguments(output_dir=str(tmp_path), mixup_alpha=-0.1)

@@ -187,11 +187,14 @@ def test_from_scratch_is_plain_cross_entropy(corpus_dir, dataset_cache, tmp_path
 
 
 @pytest.mark.parametrize(
-    "batches", [[], ["--train_sampling_strategy", "group_by_length", "--max_duration_s", "6"]], ids=["random", "whole"]
+    "batches",
+    [["--mixup_alpha", "0.4"], ["--train_sampling_strategy", "group_by_length", "--max_duration_s", "6"]],
+    ids=["random_mixup", "whole"],
 )
 def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_cache, tmp_path, monkeypatch, batches):
     """Random windows, speed factors and noise are drawn per (seed, epoch, clip): a resumed run sees the same ones;
-    so does one on whole clips in length-grouped batches (the sampler's order comes from the restored RNG state)."""
+    so does one on whole clips in length-grouped batches (the sampler's order comes from the restored RNG state), and
+    mixup's weights and pairs (drawn per (seed, step))."""
 
     common = [
         *("--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, *QUICK, *batches),
@@ -205,7 +208,9 @@ def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_c
     resumed = interrupted_then_resumed(train_student.main, common, tmp_path / "killed", monkeypatch, steps_per_epoch)
     assert resumed["eval_loss"] == pytest.approx(uninterrupted["eval_loss"], abs=1e-6)
     assert resumed["eval_accuracy"] == uninterrupted["eval_accuracy"]
-    window = "6.0" if batches else "1.0"  # the model card says what the model heard
+    mixup = json.loads((tmp_path / "full" / "config.json").read_text()).get("mixup")
+    assert mixup == ({"alpha": 0.4, "how": "waveforms and every loss term"} if "--mixup_alpha" in batches else None)
+    window = "6.0" if "--max_duration_s" in batches else "1.0"  # the model card says what the model heard
     card = (tmp_path / "full" / "README.md").read_text()
     assert (
         f"Training: a random {window} s window of each clip (a shorter clip whole), speed factor drawn from 0.9/1.1, "
