@@ -32,11 +32,12 @@ def test_the_none_fold_trains_on_all_three_and_scores_the_validation_actors():
 
 
 def test_the_table_has_a_row_per_recipe_and_fold_with_every_number(tmp_path):
-    def write(recipe: str, fold: str, accuracy: float, adabn: dict | None) -> None:
+    def write(recipe: str, fold: str, accuracy: float, adabn: dict | None, **more) -> None:
         row = {
             "one_clip": {"accuracy": accuracy, "uar": accuracy + 0.01, "macro_f1": 0.2, "num_clips": 420},
             "speaker_adapted": {"accuracy": 0.388, "uar": 0.357},
             "training_wall_time_s": 2701,
+            **more,
         }
         if adabn:
             row["adabn"] = adabn
@@ -44,10 +45,26 @@ def test_the_table_has_a_row_per_recipe_and_fold_with_every_number(tmp_path):
         (tmp_path / f"loco_{recipe}" / f"{fold}.json").write_text(json.dumps(row))
 
     write("aug", "savee", 0.271, None)
-    write("aug", "tess", 0.5, {"accuracy": 0.61, "uar": 0.6})
+    write(
+        "aug",
+        "tess",
+        0.5,
+        {"accuracy": 0.61, "uar": 0.6},
+        validation={"corpus": "cremad", "accuracy": 0.4976, "uar": 0.5054},
+        train_command="python train_student.py --seed 42 --resume_from_checkpoint runs/loco/aug/tess/checkpoint-605",
+    )
     write("aug", "none", 0.49, None)
     lines = loco.table(tmp_path).splitlines()
     assert len(lines) == 2 + 3
-    assert lines[2] == "| aug | savee | 420 | 0.271 / 0.281 | 0.388 / 0.357 |  | 45 min |"  # no AdaBN: left blank
-    assert lines[3] == "| aug | tess | 420 | 0.500 / 0.510 | 0.388 / 0.357 | 0.610 / 0.600 | 45 min |"
+    assert lines[2] == "| aug | savee | 420 | 0.271 / 0.281 | 0.388 / 0.357 |  |  | 45 min |"  # missing: blank
+    assert lines[3] == (
+        "| aug | tess | 420 | 0.500 / 0.510 | 0.388 / 0.357 | 0.610 / 0.600 | cremad 0.498 / 0.505 "
+        "| 45 min (resumed from checkpoint-605) |"
+    )
     assert lines[4].startswith("| aug | none (CREMA-D validation actors) |")
+
+
+def test_validation_scores_are_the_runs_own_final_ones(tmp_path):
+    assert loco.validation_scores(tmp_path, "cremad") is None  # no finished run: nothing invented
+    (tmp_path / "all_results.json").write_text(json.dumps({"eval_accuracy": 0.5, "eval_uar": 0.49, "epoch": 10}))
+    assert loco.validation_scores(tmp_path, "cremad") == {"corpus": "cremad", "accuracy": 0.5, "uar": 0.49}

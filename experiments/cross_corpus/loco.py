@@ -19,9 +19,11 @@ training corpus is held out for that (`--validation_corpus savee`). The left-out
 Each fold is scored from one clip, speaker-adapted (each speaker's mean log-probability removed, from that
 speaker's other clips: not a one-clip number) and after AdaBN (`--adapt_batch_norm`: batch-norm statistics
 re-estimated on the scored corpus's unlabelled clips: not a one-clip number either), accuracy and UAR, by `eval.py`.
-`--rescore` adds the AdaBN scores to folds scored before they existed (when their run folder is still there). A run goes to runs/loco/NAME/FOLD;
-its scores, command and wall time to experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and
-an interrupted training goes on from its newest checkpoint.
+Each row also keeps the score of the validation clips that selected the checkpoint (CREMA-D's 10 actors when CREMA-D
+is in the mix). `--rescore` adds the AdaBN and validation scores to folds scored before they existed (when their run
+folder is still there). A run goes to runs/loco/NAME/FOLD; its scores, commands and wall time to
+experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and an interrupted training goes on from
+its newest checkpoint (the row then says so: its wall time is the resumed part's).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         "one_clip": {key: scores["metrics"][key] for key in ("accuracy", "uar", "macro_f1", "num_clips")},
         "speaker_adapted": {key: scores["speaker_adapted"][key] for key in ("accuracy", "uar")},
         "adabn": adabn,
+        "validation": validation_scores(output, split[1]),
         "train_command": shlex.join(train),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "eval_command": shlex.join(evaluate),
@@ -110,6 +113,15 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         "wall_time_s": round(time.time() - start),
         "training_wall_time_s": round(trained),
     }
+
+
+def validation_scores(output: Path, corpus: str) -> dict | None:
+    """The run's final validation scores (the checkpoint it kept), from its all_results.json."""
+    path = output / "all_results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    return {"corpus": corpus, "accuracy": results["eval_accuracy"], "uar": results.get("eval_uar")}
 
 
 def adabn_scores(output: Path, scored: list[str], python: str) -> tuple[dict, str]:
@@ -121,16 +133,18 @@ def adabn_scores(output: Path, scored: list[str], python: str) -> tuple[dict, st
 
 
 def rescore(name: str, fold: str, corpora: dict[str, Path], python: str) -> None:
-    """Adds the AdaBN scores to a fold scored without them, from its run folder."""
+    """Adds the AdaBN and validation scores to a fold scored without them, from its run folder."""
     path = RESULTS / f"loco_{name}" / f"{fold}.json"
     row = json.loads(path.read_text())
     output = ROOT / "runs" / "loco" / name / fold
-    if "adabn" in row:
-        return
     if not (output / "model.safetensors").is_file():
-        print(f"== {name}/{fold}: no model in {output}: AdaBN not scored")
+        print(f"== {name}/{fold}: no model in {output}: nothing to rescore")
         return
-    row["adabn"], row["adabn_command"] = adabn_scores(output, fold_plan(fold, corpora)[2], python)
+    _, split, scored = fold_plan(fold, corpora)
+    if "adabn" not in row:
+        row["adabn"], row["adabn_command"] = adabn_scores(output, scored, python)
+    if row.get("validation") is None:
+        row["validation"] = validation_scores(output, split[1])
     path.write_text(json.dumps(row, indent=1) + "\n")
 
 
@@ -142,8 +156,9 @@ def table(results: Path = RESULTS) -> str:
     """Every protocol run under `results` (loco_NAME/FOLD.json) as one Markdown table, a row per run and fold."""
     lines = [
         "| recipe | left out (scored on) | clips | one clip: accuracy / UAR | speaker-adapted: accuracy / UAR "
-        "| AdaBN on the left-out corpus: accuracy / UAR | training wall time |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| AdaBN on the left-out corpus: accuracy / UAR | validation that kept the checkpoint: accuracy / UAR "
+        "| training wall time |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for folder in sorted(results.glob("loco_*")):
         for fold in FOLDS:
@@ -153,10 +168,18 @@ def table(results: Path = RESULTS) -> str:
             row = json.loads(path.read_text())
             left_out = "none (CREMA-D validation actors)" if fold == "none" else fold
             minutes = row.get("training_wall_time_s")
+            wall = f"{minutes / 60:.0f} min" if minutes else ""
+            resumed = shlex.split(row.get("train_command", ""))
+            if wall and "--resume_from_checkpoint" in resumed:  # the wall time is the resumed part's
+                wall += f" (resumed from {Path(resumed[resumed.index('--resume_from_checkpoint') + 1]).name})"
+            validation = row.get("validation")
+            held_out = f"{validation['corpus']} {validation['accuracy']:.3f}" if validation else ""
+            if validation and validation.get("uar") is not None:
+                held_out += f" / {validation['uar']:.3f}"
             lines.append(
                 f"| {folder.name.removeprefix('loco_')} | {left_out} | {row['one_clip']['num_clips']} | "
                 f"{_pair(row['one_clip'])} | {_pair(row['speaker_adapted'])} | {_pair(row.get('adabn'))} | "
-                f"{f'{minutes / 60:.0f} min' if minutes else ''} |"
+                f"{held_out} | {wall} |"
             )
     return "\n".join(lines)
 
