@@ -68,3 +68,20 @@ def test_validation_scores_are_the_runs_own_final_ones(tmp_path):
     assert loco.validation_scores(tmp_path, "cremad") is None  # no finished run: nothing invented
     (tmp_path / "all_results.json").write_text(json.dumps({"eval_accuracy": 0.5, "eval_uar": 0.49, "epoch": 10}))
     assert loco.validation_scores(tmp_path, "cremad") == {"corpus": "cremad", "accuracy": 0.5, "uar": 0.49}
+
+
+def test_the_plot_draws_each_runs_own_scores(tmp_path):
+    results = tmp_path / "results"
+    for recipe, fold, one, adapted in (
+        ("aug", "savee", 0.271, 0.388),
+        ("aug", "tess", 0.292, 0.475),
+        ("b", "tess", 0.3, 0.5),
+    ):
+        (results / f"loco_{recipe}").mkdir(parents=True, exist_ok=True)
+        row = {"one_clip": {"accuracy": one}, "speaker_adapted": {"accuracy": adapted}}
+        (results / f"loco_{recipe}" / f"{fold}.json").write_text(json.dumps(row))
+    drawn = loco.plot(tmp_path / "loco.png", results)
+    assert drawn == {"aug": {"savee": (0.271, 0.388), "tess": (0.292, 0.475)}, "b": {"tess": (0.3, 0.5)}}
+    assert (tmp_path / "loco.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="--plot: no protocol run"):
+        loco.plot(tmp_path / "empty.png", tmp_path / "nothing")

@@ -5,6 +5,7 @@
     python experiments/cross_corpus/loco.py --name mix_aug --folds savee tess -- configs/student_recipe_deep.json \
         --channel_augmentation reverb eq telephone codec noise babble
     python experiments/cross_corpus/loco.py --table            # every protocol run in experiments/results/, Markdown
+    python experiments/cross_corpus/loco.py --plot loco.png    # the same runs as bars: one clip and adapted, per fold
 
 Folds (CREMA-D, SAVEE and TESS by default; `--corpora NAME=FOLDER ...` to point elsewhere):
 - `savee`: trained on CREMA-D's 40 training actors + TESS, scored on all of SAVEE;
@@ -184,6 +185,57 @@ def table(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float, float]]]:
+    """Every protocol run as grouped bars (a group per recipe; per left-out corpus, its one-clip accuracy and,
+    hatched, its speaker-adapted accuracy) with the chance line; returns what it drew: recipe -> fold -> (one clip,
+    adapted)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    drawn: dict[str, dict[str, tuple[float, float]]] = {}
+    for folder in sorted(results.glob("loco_*")):
+        for fold in FOLDS:
+            if (folder / f"{fold}.json").is_file():
+                row = json.loads((folder / f"{fold}.json").read_text())
+                scores = (row["one_clip"]["accuracy"], row["speaker_adapted"]["accuracy"])
+                drawn.setdefault(folder.name.removeprefix("loco_"), {})[fold] = scores
+    if not drawn:
+        raise SystemExit(f"error: --plot: no protocol run in {results} (loco_NAME/FOLD.json)")
+    folds = [fold for fold in FOLDS if any(fold in runs for runs in drawn.values())]
+    width = 0.8 / (2 * len(folds))
+    figure, axes = plt.subplots(figsize=(max(6.4, 1.6 * len(drawn)), 4.8))
+    for index, fold in enumerate(folds):
+        colour = f"C{index}"
+        for offset, (kind, hatch) in enumerate((("one clip", None), ("speaker-adapted", "//"))):
+            positions = [
+                number + (2 * index + offset - len(folds) + 0.5) * width
+                for number, runs in enumerate(drawn.values())
+                if fold in runs
+            ]
+            heights = [runs[fold][offset] for runs in drawn.values() if fold in runs]
+            axes.bar(
+                positions,
+                heights,
+                width,
+                color=colour,
+                hatch=hatch,
+                alpha=0.6 if hatch else 1.0,
+                label=f"{fold}: {kind}",
+            )
+    axes.axhline(1 / 6, color="grey", linestyle=":", label="chance (6 classes)")
+    axes.set_xticks(range(len(drawn)), list(drawn), rotation=20, ha="right", fontsize=8)
+    axes.set_ylabel("accuracy on the left-out corpus")
+    axes.set_ylim(0, 1)
+    axes.set_title("Leave one corpus out: scored on the corpus never heard", fontsize=10)
+    axes.legend(fontsize=7, ncols=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return drawn
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     recipe = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -194,12 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpora", nargs="+", help="NAME=FOLDER for cremad, savee, tess (default: ../shared)")
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the scripts")
     parser.add_argument("--table", action="store_true", help="print the table of every protocol run and exit")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="draw every protocol run's accuracies there and exit")
     parser.add_argument(
         "--rescore", action="store_true", help="add AdaBN scores to --name's scored --folds, then exit"
     )
     args = parser.parse_args(own)
     if args.table:
         print(table())
+        return 0
+    if args.plot:
+        plot(args.plot)
+        print(f"== {args.plot}")
         return 0
     if not args.name:
         parser.error("--name is required (or --table)")
