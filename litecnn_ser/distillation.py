@@ -94,15 +94,14 @@ def attach_hint_head(model: nn.Module, num_features: int) -> nn.Linear:
     return head
 
 
-def mixup_draw(seed: int, step: int, batch_size: int, alpha: float) -> tuple[float, np.ndarray]:
+def mixup_draw(seed: int, step: int, batch_size: int, alpha: float) -> tuple[float, torch.Tensor]:
     """`(lam, perm)` for optimizer step `step` of a run seeded `seed`: a function of those alone (exact resume)."""
     generator = np.random.default_rng([seed, step])
-    return float(generator.beta(alpha, alpha)), generator.permutation(batch_size)
+    return float(generator.beta(alpha, alpha)), torch.as_tensor(generator.permutation(batch_size))
 
 
-def mix_inputs(inputs: dict, lam: float, perm: np.ndarray) -> dict:
+def mix_inputs(inputs: dict, lam: float, index: torch.Tensor) -> dict:
     """The model inputs of a mixed batch: waveforms mixed, the attention mask the union of both clips' masks."""
-    index = torch.as_tensor(perm)
     mixed = dict(inputs)
     mixed["input_values"] = lam * inputs["input_values"] + (1.0 - lam) * inputs["input_values"][index]
     if inputs.get("attention_mask") is not None:
@@ -132,8 +131,8 @@ class DistillationTrainer(MeanLossTrainer):
         finally:
             if hints is not None:
                 hook.remove()
-        head = getattr(student, HINT_HEAD) if hints is not None else None
-        pooled = embedding[0] if hints is not None else None  # (B, hidden_size)
+        # the hint head's prediction from the pooled embedding (B, hidden_size), once for both mixup terms
+        predicted = getattr(student, HINT_HEAD)(embedding[0]) if hints is not None else None
 
         def loss_for(labels, teacher_logits, hints):
             if teacher_logits is None:
@@ -143,13 +142,13 @@ class DistillationTrainer(MeanLossTrainer):
                     outputs.logits, teacher_logits.to(outputs.logits), labels, self.args.alpha, self.args.temperature
                 )
             if hints is not None:
-                loss = loss + self.args.hint_weight * F.mse_loss(head(pooled), hints.to(pooled))
+                loss = loss + self.args.hint_weight * F.mse_loss(predicted, hints.to(predicted))
             return loss
 
         if mixup is None:
             loss = loss_for(labels, teacher_logits, hints)
         else:
-            lam, index = mixup[0], torch.as_tensor(mixup[1])
+            lam, index = mixup
             shuffled = [None if target is None else target[index] for target in (labels, teacher_logits, hints)]
             loss = lam * loss_for(labels, teacher_logits, hints) + (1.0 - lam) * loss_for(*shuffled)
         return (loss, outputs) if return_outputs else loss

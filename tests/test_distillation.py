@@ -147,7 +147,7 @@ def test_mixup_loss_is_the_lambda_weighted_loss_of_the_mixed_waveforms(tmp_path)
 
     torch.manual_seed(1)
     lam, perm = mixup_draw(7, 11, 4, 0.4)
-    assert 0 < lam < 1 and sorted(perm) == [0, 1, 2, 3] and list(perm) != [0, 1, 2, 3]
+    assert 0 < lam < 1 and sorted(perm.tolist()) == [0, 1, 2, 3] and perm.tolist() != [0, 1, 2, 3]
     pooled = model.litecnn(lam * x + (1 - lam) * x[perm]).pooler_output
     logits, hinted = model.classifier(pooled), getattr(model, HINT_HEAD)(pooled)
 

@@ -153,6 +153,16 @@ def _pair(scores: dict | None) -> str:
     return f"{scores['accuracy']:.3f} / {scores['uar']:.3f}" if scores else ""
 
 
+def _rows(results: Path):
+    """(recipe, fold, row) of every protocol run under `results` (loco_NAME/FOLD.json), recipes sorted, folds in
+    FOLDS order."""
+    for folder in sorted(results.glob("loco_*")):
+        for fold in FOLDS:
+            path = folder / f"{fold}.json"
+            if path.is_file():
+                yield folder.name.removeprefix("loco_"), fold, json.loads(path.read_text())
+
+
 def table(results: Path = RESULTS) -> str:
     """Every protocol run under `results` (loco_NAME/FOLD.json) as one Markdown table, a row per run and fold."""
     lines = [
@@ -161,27 +171,22 @@ def table(results: Path = RESULTS) -> str:
         "| training wall time |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for folder in sorted(results.glob("loco_*")):
-        for fold in FOLDS:
-            path = folder / f"{fold}.json"
-            if not path.is_file():
-                continue
-            row = json.loads(path.read_text())
-            left_out = "none (CREMA-D validation actors)" if fold == "none" else fold
-            minutes = row.get("training_wall_time_s")
-            wall = f"{minutes / 60:.0f} min" if minutes else ""
-            resumed = shlex.split(row.get("train_command", ""))
-            if wall and "--resume_from_checkpoint" in resumed:  # the wall time is the resumed part's
-                wall += f" (resumed from {Path(resumed[resumed.index('--resume_from_checkpoint') + 1]).name})"
-            validation = row.get("validation")
-            held_out = f"{validation['corpus']} {validation['accuracy']:.3f}" if validation else ""
-            if validation and validation.get("uar") is not None:
-                held_out += f" / {validation['uar']:.3f}"
-            lines.append(
-                f"| {folder.name.removeprefix('loco_')} | {left_out} | {row['one_clip']['num_clips']} | "
-                f"{_pair(row['one_clip'])} | {_pair(row['speaker_adapted'])} | {_pair(row.get('adabn'))} | "
-                f"{held_out} | {wall} |"
-            )
+    for recipe, fold, row in _rows(results):
+        left_out = "none (CREMA-D validation actors)" if fold == "none" else fold
+        minutes = row.get("training_wall_time_s")
+        wall = f"{minutes / 60:.0f} min" if minutes else ""
+        resumed = shlex.split(row.get("train_command", ""))
+        if wall and "--resume_from_checkpoint" in resumed:  # the wall time is the resumed part's
+            wall += f" (resumed from {Path(resumed[resumed.index('--resume_from_checkpoint') + 1]).name})"
+        validation = row.get("validation")
+        held_out = f"{validation['corpus']} {validation['accuracy']:.3f}" if validation else ""
+        if validation and validation.get("uar") is not None:
+            held_out += f" / {validation['uar']:.3f}"
+        lines.append(
+            f"| {recipe} | {left_out} | {row['one_clip']['num_clips']} | "
+            f"{_pair(row['one_clip'])} | {_pair(row['speaker_adapted'])} | {_pair(row.get('adabn'))} | "
+            f"{held_out} | {wall} |"
+        )
     return "\n".join(lines)
 
 
@@ -195,12 +200,8 @@ def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float
     import matplotlib.pyplot as plt
 
     drawn: dict[str, dict[str, tuple[float, float]]] = {}
-    for folder in sorted(results.glob("loco_*")):
-        for fold in FOLDS:
-            if (folder / f"{fold}.json").is_file():
-                row = json.loads((folder / f"{fold}.json").read_text())
-                scores = (row["one_clip"]["accuracy"], row["speaker_adapted"]["accuracy"])
-                drawn.setdefault(folder.name.removeprefix("loco_"), {})[fold] = scores
+    for recipe, fold, row in _rows(results):
+        drawn.setdefault(recipe, {})[fold] = (row["one_clip"]["accuracy"], row["speaker_adapted"]["accuracy"])
     if not drawn:
         raise SystemExit(f"error: --plot: no protocol run in {results} (loco_NAME/FOLD.json)")
     folds = [fold for fold in FOLDS if any(fold in runs for runs in drawn.values())]
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table of every protocol run and exit")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="draw every protocol run's accuracies there and exit")
     parser.add_argument(
-        "--rescore", action="store_true", help="add AdaBN scores to --name's scored --folds, then exit"
+        "--rescore", action="store_true", help="add AdaBN and validation scores to --name's scored --folds, then exit"
     )
     args = parser.parse_args(own)
     if args.table:
