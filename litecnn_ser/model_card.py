@@ -60,6 +60,26 @@ def _how_trained(distillation: dict | None) -> str:
     )
 
 
+def describe_training(config: dict) -> str:
+    """How a student was trained, from its `config.json`: teacher(s), feature hint, mixup, the stem's normalisation."""
+    how = _how_trained(config.get("distillation"))
+    hint = config.get("feature_hint")
+    if hint:
+        how += (
+            f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals "
+            f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
+        )
+    mixup = config.get("mixup")
+    if mixup:
+        how += (
+            f", on mixup pairs (two clips' waveforms mixed with a weight drawn from Beta({mixup['alpha']:g}, "
+            f"{mixup['alpha']:g}), every loss term weighted alike)"
+        )
+    if config.get("stem_normalization") == "utterance":
+        how += ", its first filterbank normalised per clip (each filter divided by its root mean square over the clip)"
+    return how
+
+
 def _teacher_rows(distillation: dict | None) -> list[str]:
     """The results table's teacher rows: each member's validation metrics, named by its folder (or hub id) when
     there are several, since an ensemble's members may all be the same kind of model; then the ensemble's."""
@@ -132,7 +152,16 @@ def _windows(data: dict) -> str:
         heard += ", speed factor drawn from " + "/".join(f"{speed:g}" for speed in data["speed_perturbation"])
     if data.get("noise_snr_db"):
         heard += ", white noise at {:g}-{:g} dB SNR".format(*data["noise_snr_db"])
-    return f"{heard}. Evaluation: the first {evaluation} s of each clip."
+    if data.get("channel_augmentation"):
+        heard += ", a random recording channel (" + ", ".join(data["channel_augmentation"]) + ")"
+    if data.get("corpus_balance") and len(_sources(data)) > 1:
+        heard += (
+            f", corpora balanced (a clip of a corpus of n clips drawn in proportion to n^-{data['corpus_balance']:g})"
+        )
+    trimmed = " with the silence before and after the speech trimmed" if data.get("trim_silence") else ""
+    return f"{heard}. Evaluation: the first {evaluation} s of each clip{trimmed}" + (
+        " (trimmed in training too)." if trimmed else "."
+    )
 
 
 def _cremad_scale() -> str:
@@ -168,13 +197,7 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     labels = [config.id2label[i] for i in range(config.num_labels)]
     parameters = model.num_parameters()
     repo = args.hub_model_id or "org/litecnn-cremad"
-    how = _how_trained(distillation)
-    hint = getattr(config, "feature_hint", None)
-    if hint:
-        how += (
-            f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals "
-            f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
-        )
+    how = describe_training(config.to_dict())
     corpora = [source["corpus"] for source in _sources(data)]
     synthetic = "synthetic" in corpora
     cremad_only = corpora == ["cremad"]

@@ -3,6 +3,10 @@
     python -m litecnn_ser.release runs/model/student models/litecnn-ser --export runs/model/export \
         --eval cremad=runs/model/eval/cremad savee=runs/model/eval/savee tess=runs/model/eval/tess \
         --bench runs/model/bench.json --command "make model"
+    # a student trained on a mix: its own corpora are not scored as unseen (refused), its recipe's
+    # leave-one-corpus-out rows go on the card instead
+    python -m litecnn_ser.release runs/model/student models/litecnn-ser --export runs/model/export \
+        --eval cremad=runs/model/eval/cremad --recipe configs/RECIPE.json --loco experiments/results/loco_NAME
 
 The folder: `config.json`, `model.safetensors`, `preprocessor_config.json`, the remote-code files
 (`configuration_litecnn.py`, `modeling_litecnn.py`), `README.md` (the card) and `onnx/` (`model.onnx`,
@@ -24,15 +28,29 @@ import numpy as np
 import yaml
 from safetensors import safe_open
 
-from litecnn_ser.model_card import CORPORA, HUMAN_VOICE_ONLY, PAPER
+from litecnn_ser.model_card import (
+    CORPORA,
+    HUMAN_VOICE_ONLY,
+    PAPER,
+    _data_source,
+    _milliseconds,
+    _sources,
+    _windows,
+    describe_training,
+)
 
 MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 REMOTE_CODE = ("configuration_litecnn.py", "modeling_litecnn.py")
 ONNX_FILES = ("model.onnx", "model_int8.onnx", "export_report.json")
-CREMAD_LICENCE = (
-    "Open Database License (ODbL 1.0), contents under the Database Contents License (DbCL 1.0): "
-    "https://github.com/CheyneyComputerScience/CREMA-D"
-)
+LICENCES = {  # corpus -> its licence, as its distributors state it
+    "cremad": (
+        "CREMA-D: Open Database License (ODbL 1.0), contents under the Database Contents License (DbCL 1.0), "
+        "https://github.com/CheyneyComputerScience/CREMA-D"
+    ),
+    "savee": "SAVEE: distributed by the University of Surrey for research; read its terms before any other use",
+    "tess": "TESS: distributed by the University of Toronto (TSpace); read its terms before any other use",
+}
+HUB_DATASETS = {"cremad": "crema-d", "savee": "savee", "tess": "tess", "ravdess": "ravdess"}
 INT8_ROW = "int8 ONNX graph (onnx/model_int8.onnx)"
 """The card's row of the int8 graph's validation accuracy: `card_numbers` finds it by this name."""
 
@@ -55,6 +73,11 @@ def _recalls(metrics: dict) -> dict[str, float]:
     return {key.removeprefix("recall_"): value for key, value in metrics.items() if key.startswith("recall_")}
 
 
+def trained_corpora(config: dict) -> list[str]:
+    """The corpora the model heard in training (CREMA-D alone for a model that records no sources)."""
+    return [source["corpus"] for source in _sources(config.get("training_data") or {})]
+
+
 def cross_corpus_rows(evaluations: dict[str, dict]) -> list[str]:
     rows = []
     for name, result in evaluations.items():
@@ -69,11 +92,112 @@ def cross_corpus_rows(evaluations: dict[str, dict]) -> list[str]:
     return rows
 
 
+def read_loco(folder: Path) -> tuple[str, list[dict]]:
+    """(the folder's name, its rows) of a leave-one-corpus-out run (`experiments/cross_corpus/loco.py`'s
+    `experiments/results/loco_NAME/FOLD.json`); a clear error when it holds none."""
+    rows = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    rows = [row for row in rows if "scored_on" in row and "one_clip" in row]
+    if not rows:
+        raise ReleaseError(f"--loco {folder}: no leave-one-corpus-out rows (FOLD.json files written by loco.py)")
+    return folder.name, rows
+
+
+def _name(corpus: str) -> str:
+    return CORPORA.get(corpus, (corpus,))[0].split(" (")[0]
+
+
+def loco_rows(rows: list[dict]) -> list[str]:
+    lines = []
+    for row in rows:
+        one, adapted = row["one_clip"], row.get("speaker_adapted") or {}
+        lines.append(
+            f"| {_name(row['scored_on'])} | {' + '.join(map(_name, row['trained_on']))} | {one['num_clips']} "
+            f"| {_percent(one['accuracy'])} / {_percent(one['uar'])} "
+            f"| {_percent(adapted['accuracy']) if adapted else 'n/a'} |"
+        )
+    return lines
+
+
+def _other_corpora(
+    evaluations: dict[str, dict], heard: list[str], labels: list[str], loco: tuple[str, list[dict]] | None = None
+) -> str:
+    """The card's section on corpora it never heard; a mix's own corpora are named, never scored as unseen, and
+    its recipe's leave-one-corpus-out rows (`loco`) say how it does on a corpus left out of its training."""
+    chance = 1 / len(labels)
+    others = [_name(name) for name in heard if name != "cremad"]
+    mix = ""
+    if others:
+        mix = (
+            f" {' and '.join(others)} {'were' if len(others) > 1 else 'was'} in its training mix, so this model has "
+            "no never-heard number for them; the project's leave-one-corpus-out protocol "
+            "(`experiments/cross_corpus/loco.py`) trains its recipe without the corpus it scores."
+        )
+    if loco:
+        name, rows = loco
+        mix += f"""
+
+Its recipe under that protocol (`experiments/results/{name}/`, each row's training command in its file; one seed):
+
+| left out | trained on | clips | one clip: accuracy / UAR | speaker-adapted accuracy |
+|---|---|---:|---:|---:|
+{chr(10).join(loco_rows(rows))}"""
+    rows = cross_corpus_rows(evaluations)
+    if not rows:
+        return f"No corpus outside its training data was scored.{mix}"
+    one_clip = [result["metrics"]["accuracy"] for name, result in evaluations.items() if name != "cremad"]
+    verdict = ""
+    if max(one_clip) < 2 * chance:
+        verdict = (
+            " **This model does not travel well**: it learnt its training data's recording conditions as much as "
+            "emotion, and from one clip it is little better than chance on corpora it never heard."
+        )
+    return f"""| corpus | clips | one clip: accuracy / UAR | speaker-adapted accuracy |
+|---|---:|---:|---:|
+{chr(10).join(rows)}
+
+{len(labels)} emotions, so chance is about {chance:.2f}.{verdict}{mix}"""
+
+
+def _frame(config: dict) -> str:
+    """What one output frame hears ("259 ms at 16 kHz"), from the layout the config records."""
+    from configuration_litecnn import LiteCNNConfig
+    from modeling_litecnn import LiteCNNModel
+
+    layout = {key: value for key, value in config.items() if key not in ("auto_map", "architectures")}
+    return _milliseconds(LiteCNNModel(LiteCNNConfig(**layout)))
+
+
+def _speakers_heard(data: dict) -> str:
+    """'40 adult actors reading 12 English sentences ... in one studio', or a mix's speakers and corpora."""
+    validation_actors = len(data.get("validation_actors", []))
+    sources = _sources(data)
+    if [source["corpus"] for source in sources] == ["cremad"]:
+        actors = (data.get("actors") or 0) - validation_actors
+        return f"it heard {actors} adult actors reading 12 English sentences with acted emotions in one studio"
+    speakers = sum(source.get("speakers") or 0 for source in sources) - validation_actors
+    names = ", ".join(CORPORA.get(source["corpus"], (source["corpus"],))[0].split(" (")[0] for source in sources)
+    return f"it heard {speakers} adult speakers acting emotions in English ({names}), recorded in studios"
+
+
 def write_card(
-    folder: Path, config: dict, evaluations: dict[str, dict], export: dict, bench: dict | None, command: str
+    folder: Path,
+    config: dict,
+    evaluations: dict[str, dict],
+    export: dict,
+    bench: dict | None,
+    command: str,
+    recipe: str = "configs/litecnn_ser.json",
+    loco: tuple[str, list[dict]] | None = None,
 ) -> Path:
     """The model card of the shipped model: what it saw, its numbers on unseen actors and corpora, its limits."""
     data = config.get("training_data") or {}
+    heard = trained_corpora(config)
+    for name in evaluations:
+        if name != "cremad" and name in heard:
+            raise ReleaseError(
+                f"--eval {name}=...: {name} is in the model's training data, so its score says nothing about a "
+                "corpus it never heard; leave it out (the leave-one-corpus-out protocol scores such a recipe)"
+            )
     validation = evaluations["cremad"]
     one, adapted = validation["metrics"], validation["speaker_adapted"]
     labels = [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
@@ -93,7 +217,7 @@ def write_card(
         "license": "apache-2.0",
         "library_name": "transformers",
         "pipeline_tag": "audio-classification",
-        "datasets": ["crema-d"],
+        "datasets": [HUB_DATASETS.get(name, name) for name in heard],
         "tags": ["audio-classification", "speech-emotion-recognition", "knowledge-distillation", "litecnn", "onnx"],
         "metrics": ["accuracy", "recall", "f1"],
         "model-index": [
@@ -120,32 +244,26 @@ def write_card(
     recalls, adapted_recalls = _recalls(one), _recalls(adapted)
     parameters = config.get("num_parameters")
     size = f"{parameters / 1e6:.2f}M-parameter " if parameters else ""
-    distillation = config.get("distillation") or {}
-    teachers = [Path(member.get("teacher", "?")).name for member in distillation.get("members") or []]
-    hint = config.get("feature_hint") or {}
+    validation_actors = data.get("validation_actors", [])
+    licences = "; ".join(LICENCES[name] for name in heard if name in LICENCES)
     card = f"""---
 {yaml.safe_dump(metadata, sort_keys=False).strip()}
 ---
 
-# LiteCNN-SER: speech emotion recognition in 1.08M parameters
+# LiteCNN-SER: speech emotion recognition in {f"{parameters / 1e6:.2f}M parameters" if parameters else "a small CNN"}
 
 A {size}1-D CNN that reads raw 16 kHz mono audio and says which of {len(labels)} acted emotions it hears:
-{", ".join(labels)}. It was distilled from an ensemble of four classical teachers ({", ".join(f"`{name}`" for name in teachers)}:
-openSMILE functionals with scikit-learn classifiers, their out-of-fold logits) with alpha {distillation.get("alpha")} and
-temperature {distillation.get("temperature")}, plus a feature hint (its pooled embedding regressing each clip's
-standardised {hint.get("feature_set", "?")} functionals, weight {hint.get("hint_weight", "?")}, a head used in training
-only). Layout: {len(config.get("block_channels", []))} depthwise-separable blocks {config.get("block_channels")},
-mean+std pooling; each output frame hears 259 ms of audio.
+{", ".join(labels)}. It was {describe_training(config)}. Layout: {len(config.get("block_channels", []))}
+depthwise-separable blocks {config.get("block_channels")}, {config.get("pooling", "mean")} pooling; one output
+frame depends on {_frame(config)}, and the pooling summarises every frame.
 
 ## What it saw
 
-CREMA-D (Cao et al., IEEE Trans. Affective Computing 2014: acted English, studio recordings), **{data.get("num_train")}
-clips of {data.get("actors", 0) - len(data.get("validation_actors", []))} actors** of a 50-actor subset of the corpus's
-91; the other **{len(data.get("validation_actors", []))} actors ({data.get("num_validation")} clips) were never heard in
-training** and give every number below: actors {", ".join(map(str, data.get("validation_actors", [])))}. Speaker split
-seed {data.get("seed")}, training seed {data.get("training_seed")}. Training: random {data.get("max_duration_s")} s windows,
-speed 0.9/1.0/1.1; evaluation: the first {data.get("eval_max_duration_s")} s of each clip (whole clips). Data licence:
-{CREMAD_LICENCE}. The weights are released under Apache-2.0.
+{_data_source(data)} **{data.get("num_train")} clips in training**; **{len(validation_actors)} CREMA-D actors
+({data.get("num_validation")} clips) were never heard in training** and give the validation numbers below: actors
+{", ".join(map(str, validation_actors))}. Speaker split seed {data.get("seed")}, training seed
+{data.get("training_seed")}. {_windows(data)} Data licences: {licences}. The weights are released under Apache-2.0;
+the data's terms may restrict what you may do with a model trained on it.
 
 ## Results on the 10 unseen actors
 
@@ -173,12 +291,7 @@ torch): `python -m litecnn_ser.onnx_runtime onnx/model_int8.onnx clip.wav`.{late
 
 ## On other corpora (never heard in training)
 
-| corpus | clips | one clip: accuracy / UAR | speaker-adapted accuracy |
-|---|---:|---:|---:|
-{chr(10).join(cross_corpus_rows(evaluations))}
-
-Six emotions, so chance is about 0.17. **This model does not travel well**: it learnt CREMA-D's recording
-conditions as much as emotion, and from one clip it is little better than chance on other corpora.
+{_other_corpora(evaluations, heard, labels, loco)}
 
 ## Usage
 
@@ -196,17 +309,16 @@ From the project: `python predict.py clip.wav` (any rate, any length), `python -
 
 ## What it cannot do
 
-- Other languages, children's voices, spontaneous (non-acted) speech: it heard 40 adult actors reading 12 English
-  sentences with acted emotions in one studio.
+- Other languages, children's voices, spontaneous (non-acted) speech: {_speakers_heard(data)}.
 - Other recording setups: see the table above (microphones, rooms, silence around the speech).
 - Six classes only ({", ".join(labels)}); it cannot say "none of these" or "surprise".
 - **Not for clinical, hiring, policing, surveillance or any decision about a person.**
 
 ## How it was made
 
-`{command}` in the project repository (four classical teachers, the student from `configs/litecnn_ser.json`,
-the exports, the checks, this card; about 45 minutes on 2 CPU cores). CPU training is deterministic across
-machines: the command reproduces these weights' validation accuracy.
+`{command}` in the project repository (the teachers the recipe names, the student from `{recipe}`, the exports,
+the checks, this card). CPU training at a given thread count is deterministic across machines: the command
+reproduces these weights' validation accuracy.
 """
     path = folder / "README.md"
     path.write_text(card)
@@ -232,6 +344,8 @@ def build_release(
     evaluations: dict[str, Path],
     bench: Path | None = None,
     command: str = "make model",
+    recipe: str = "configs/litecnn_ser.json",
+    loco: Path | None = None,
 ) -> Path:
     """Copy the student, its remote code and its exports into `output` and write the card."""
     root = Path(__file__).resolve().parents[1]
@@ -239,6 +353,7 @@ def build_release(
     if "cremad" not in results or "speaker_adapted" not in results["cremad"]:
         raise ReleaseError("--eval needs cremad=FOLDER, written by eval.py --subset validation --speaker_adaptation")
     report = _read_json(export / "export_report.json")
+    rows = read_loco(loco) if loco else None
     output.mkdir(parents=True, exist_ok=True)
     (output / "onnx").mkdir(exist_ok=True)
     for name in MODEL_FILES:
@@ -255,7 +370,7 @@ def build_release(
         names = weights.keys()  # a safetensors handle is not iterable
         parameters = [key for key in names if not key.rsplit(".", 1)[-1].startswith(("running_", "num_batches"))]
         config["num_parameters"] = sum(int(np.prod(weights.get_slice(key).get_shape())) for key in parameters)
-    write_card(output, config, results, report, _read_json(bench)["release"] if bench else None, command)
+    write_card(output, config, results, report, _read_json(bench)["release"] if bench else None, command, recipe, rows)
     return output
 
 
@@ -267,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", nargs="+", required=True, help="NAME=FOLDER of eval.py --output_dir, cremad first")
     parser.add_argument("--bench", type=Path, help="bench.py --model's JSON (the graphs' latency)")
     parser.add_argument("--command", default="make model", help="the command that made the model, for the card")
+    parser.add_argument("--recipe", default="configs/litecnn_ser.json", help="the student's args file, for the card")
+    parser.add_argument(
+        "--loco", type=Path, help="experiments/results/loco_NAME: the recipe's leave-one-corpus-out rows, for the card"
+    )
     args = parser.parse_args(argv)
     evaluations = {}
     for item in args.eval:
@@ -275,7 +394,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--eval {item!r}: expected NAME=FOLDER")
         evaluations[name] = Path(folder)
     try:
-        build_release(args.student, args.output, args.export, evaluations, args.bench, args.command)
+        build_release(
+            args.student, args.output, args.export, evaluations, args.bench, args.command, args.recipe, args.loco
+        )
     except ReleaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

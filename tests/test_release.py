@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from litecnn_ser.release import MODEL_FILES, REMOTE_CODE, card_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "litecnn-ser"
+EMOTIONS = ("anger", "disgust", "fear", "happiness", "neutral", "sadness")
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +72,92 @@ def test_card_numbers_read_back_what_the_card_says(tmp_path):
     assert card_numbers(tmp_path) == {"accuracy": 0.5817, "int8_accuracy": 0.579}
     assert "| SAVEE" in card and "0.224" in card  # the cross-corpus table
     assert "make model" in card
+
+
+def _mix_config() -> dict:
+    """A shipped-model config as a student trained on CREMA-D + SAVEE + TESS records it."""
+    data = {
+        "validation_actors": [1016, 1024],
+        "num_train": 4279,
+        "num_validation": 820,
+        "sources": [
+            {"corpus": "cremad", "clips": 4079, "speakers": 50},
+            {"corpus": "savee", "clips": 420, "speakers": 4},
+            {"corpus": "tess", "clips": 600, "speakers": 2},
+        ],
+        "max_duration_s": 2.0,
+        "channel_augmentation": ["reverb", "codec"],
+        "trim_silence": True,
+    }
+    return {
+        "id2label": {str(index): name for index, name in enumerate(EMOTIONS)},
+        "training_data": data,
+        "distillation": {"alpha": 0.5, "temperature": 2.0, "members": [{"teacher_model_type": "crowd votes"}]},
+        "stem_normalization": "utterance",
+        "mixup": {"alpha": 0.4},
+    }
+
+
+def _evaluations(**others: float) -> dict:
+    metrics = {"num_clips": 820, "accuracy": 0.6, "uar": 0.6, "macro_f1": 0.6}
+    evaluations = {"cremad": {"metrics": metrics, "speaker_adapted": metrics}}
+    for name, accuracy in others.items():
+        evaluations[name] = {"metrics": {**metrics, "num_clips": 100, "accuracy": accuracy}}
+    return evaluations
+
+
+def test_a_mix_models_card_never_scores_a_corpus_it_heard_as_unseen(tmp_path):
+    from litecnn_ser.release import ReleaseError, write_card
+
+    with pytest.raises(ReleaseError, match="savee is in the model's training data"):
+        write_card(tmp_path, _mix_config(), _evaluations(savee=0.9), {}, None, "make model")
+    card = write_card(tmp_path, _mix_config(), _evaluations(ravdess=0.41), {}, None, "make model").read_text()
+    metadata = yaml.safe_load(card.split("---")[1])
+    assert metadata["datasets"] == ["crema-d", "savee", "tess"]
+    assert "SAVEE and TESS were in its training mix" in card
+    assert "| RAVDESS" in card and "0.410" in card  # a corpus it never heard keeps its row
+    assert "does not travel well" not in card  # 0.41 is more than twice chance (1/6)
+    # what the recipe did, as recorded: teacher, robustness levers, licences of every corpus
+    for said in (
+        "crowd votes",
+        "Beta(0.4, 0.4)",
+        "normalised per clip",
+        "reverb, codec",
+        "silence",
+        "SAVEE:",
+        "TESS:",
+    ):
+        assert said in card, said
+    assert "40 adult actors" not in card and "in one studio" not in card
+
+
+def test_the_does_not_travel_verdict_follows_the_numbers(tmp_path):
+    from litecnn_ser.release import write_card
+
+    config = {"id2label": {str(index): name for index, name in enumerate(EMOTIONS)}, "training_data": {}}
+    near_chance = write_card(tmp_path, config, _evaluations(savee=0.22), {}, None, "make model").read_text()
+    assert "does not travel well" in near_chance and "chance is about 0.17" in near_chance
+    travels = write_card(tmp_path, config, _evaluations(savee=0.45), {}, None, "make model").read_text()
+    assert "does not travel well" not in travels
+
+
+def test_the_recipes_leave_one_corpus_out_rows_go_on_the_card(tmp_path):
+    from litecnn_ser.release import ReleaseError, read_loco, write_card
+
+    folder = tmp_path / "loco_robust"
+    folder.mkdir()
+    with pytest.raises(ReleaseError, match="no leave-one-corpus-out rows"):
+        read_loco(folder)
+    row = {
+        "fold": "savee",
+        "trained_on": ["cremad", "tess"],
+        "scored_on": "savee",
+        "one_clip": {"accuracy": 0.4321, "uar": 0.4111, "num_clips": 420},
+        "speaker_adapted": {"accuracy": 0.5556, "uar": 0.5},
+    }
+    (folder / "savee.json").write_text(json.dumps(row))
+    card = write_card(
+        tmp_path, _mix_config(), _evaluations(), {}, None, "make model", "configs/robust.json", read_loco(folder)
+    ).read_text()
+    assert "| SAVEE | CREMA-D + TESS | 420 | 0.432 / 0.411 | 0.556 |" in card
+    assert "experiments/results/loco_robust/" in card and "`configs/robust.json`" in card
