@@ -92,6 +92,14 @@ class StudentModelArguments:
             "--hint_weight). With or without --teacher."
         },
     )
+    hint_normalization: str = field(
+        default="clips",
+        metadata={
+            "help": "How the hint's functionals are standardised: clips (over all training clips) or speaker "
+            "(then within each speaker's training clips: the target is how a clip departs from its speaker's "
+            "usual voice and recording; the student still hears one clip)."
+        },
+    )
     student_config: str | None = field(
         default=None, metadata={"help": "A LiteCNN config.json to start from (the flags below override it)."}
     )
@@ -123,6 +131,7 @@ class StudentModelArguments:
             "teacher_batch_size",
             "teacher_max_duration_s",
             "hint_features",
+            "hint_normalization",
             "student_config",
         }
         return {name: getattr(self, name) for name in sorted(architecture) if getattr(self, name) is not None}
@@ -209,11 +218,16 @@ def teacher_targets(model_args, data_args, training_args, splits, data_record: d
 def feature_hints(model_args, training_args, splits) -> FeatureHints | None:
     """The training clips' standardised functionals when `--hint_features` asks for them (computed once, cached)."""
     if model_args.hint_features is None:
+        if model_args.hint_normalization != "clips":
+            raise SystemExit("error: --hint_normalization: there is no hint to normalise (add --hint_features)")
         return None
     if model_args.hint_features not in FEATURE_SETS:
         raise SystemExit(f"error: --hint_features must be one of {FEATURE_SETS}, got {model_args.hint_features!r}")
     with training_args.main_process_first(desc="feature hints"):
-        return FeatureHints.from_dataset(splits["train"], model_args.hint_features)
+        try:
+            return FeatureHints.from_dataset(splits["train"], model_args.hint_features, model_args.hint_normalization)
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from None
 
 
 def ensemble_metrics(teachers: list, validation) -> dict:

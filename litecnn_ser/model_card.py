@@ -66,7 +66,8 @@ def describe_training(config: dict) -> str:
     hint = config.get("feature_hint")
     if hint:
         how += (
-            f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals "
+            f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals"
+            f"{' (standardised within each speaker)' if hint.get('normalization') == 'per speaker' else ''} "
             f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
         )
     mixup = config.get("mixup")

@@ -35,6 +35,7 @@ from data.views import View, apply_view
 from litecnn_ser.crowd_votes import CrowdVotesTeacher, is_votes_file
 from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
 from litecnn_ser.loading import ModelLoadError, check_weights
+from litecnn_ser.speaker_adaptation import normalize_by_speaker
 from litecnn_ser.splits import TRAINING_DATA_KEY
 from litecnn_ser.transforms import AudioCollator
 from litecnn_ser.vad import trim_silence
@@ -222,16 +223,26 @@ class TeacherTargets:
         return self.logits[view_index, self.rows[clip_id]]
 
 
+HINT_NORMALIZATIONS = ("clips", "speaker")
+"""`--hint_normalization`: over all training clips (the default), or then within each speaker."""
+
+
 @dataclass
 class FeatureHints:
     """Feature-hint targets: each training clip's openSMILE functionals (of the whole clip), standardised with the
     training clips' mean and standard deviation, for the student's pooled embedding to regress (FitNets-style
     hints, with the functionals the classical teachers see as the hint). Features only, never labels: nothing
-    here could leak a label, so every clip's own features are its target (no out-of-fold needed)."""
+    here could leak a label, so every clip's own features are its target (no out-of-fold needed).
+
+    `normalization="speaker"` standardises them again within each speaker's training clips: the target is how a
+    clip departs from its speaker's usual voice and recording (what per-speaker normalisation gives the classical
+    teachers), not the speaker's pitch or the corpus's microphone. The student still hears one clip; only its
+    training targets use the speaker's other clips."""
 
     feature_set: str
     ids: list[str]
     features: np.ndarray  # (num_clips, num_features), standardised
+    normalization: str = "clips"
 
     def __post_init__(self):
         self.rows = {clip_id: row for row, clip_id in enumerate(self.ids)}
@@ -244,19 +255,33 @@ class FeatureHints:
         return self.features[self.rows[clip_id]]
 
     @classmethod
-    def from_dataset(cls, dataset: datasets.Dataset, feature_set: str) -> FeatureHints:
+    def from_dataset(cls, dataset: datasets.Dataset, feature_set: str, normalization: str = "clips") -> FeatureHints:
         """The standardised functionals of every clip of `dataset` (cached on disk like a teacher's), by the
-        `StandardScaler` the classical teachers use: a feature constant over the clips becomes 0, not 0/0."""
+        `StandardScaler` the classical teachers use: a feature constant over the clips becomes 0, not 0/0; with
+        `normalization="speaker"`, then standardised within each speaker (`normalize_by_speaker`, as the teachers)."""
+        if normalization not in HINT_NORMALIZATIONS:
+            raise ValueError(f"--hint_normalization must be one of {HINT_NORMALIZATIONS}, got {normalization!r}")
+        speakers = list(dataset["actor_id"]) if normalization == "speaker" else []
+        if None in speakers:
+            raise ValueError(
+                "--hint_normalization speaker needs the speaker of every training clip: add a `speaker` column to "
+                "the data"
+            )
         raw = cached_functionals(dataset, feature_set).astype(np.float64)
         features = StandardScaler().fit_transform(raw).astype(np.float32)
-        return cls(feature_set, list(dataset["id"]), features)
+        if normalization == "speaker":
+            features = normalize_by_speaker(features, speakers)
+        return cls(feature_set, list(dataset["id"]), features, normalization)
 
     def describe(self) -> dict:
-        return {
+        record = {
             "feature_set": self.feature_set,
             "num_features": self.num_features,
             "standardised_over_clips": len(self.ids),
         }
+        if self.normalization != "clips":  # said only when used: a run without it records what it always did
+            record["normalization"] = f"per {self.normalization}"
+        return record
 
 
 def cached_logits(

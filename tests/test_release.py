@@ -95,6 +95,7 @@ def _mix_config() -> dict:
         "distillation": {"alpha": 0.5, "temperature": 2.0, "members": [{"teacher_model_type": "crowd votes"}]},
         "stem_normalization": "utterance",
         "mixup": {"alpha": 0.4},
+        "feature_hint": {"feature_set": "eGeMAPSv02", "hint_weight": 3, "normalization": "per speaker"},
     }
 
 

@@ -236,6 +236,30 @@ def test_feature_hints_are_each_clips_own_standardised_functionals(corpus_dir, d
         np.testing.assert_allclose(targets, hints.lookup(clip_id), atol=1e-5)
 
 
+def test_speaker_normalised_hints_are_each_clips_departure_from_its_speaker(corpus_dir, dataset_cache):
+    train = _speaker_splits(corpus_dir, dataset_cache)["train"]
+    pooled = teachers.FeatureHints.from_dataset(train, "eGeMAPSv02")
+    hints = teachers.FeatureHints.from_dataset(train, "eGeMAPSv02", normalization="speaker")
+    speakers = np.asarray(train["actor_id"])
+    assert len(set(speakers)) > 1
+    for speaker in set(speakers):
+        rows = hints.features[speakers == speaker]
+        varying = pooled.features[speakers == speaker].std(0) > 1e-6
+        np.testing.assert_allclose(rows.mean(0), 0, atol=1e-4)  # a speaker's usual voice is gone from the target
+        np.testing.assert_allclose(rows[:, varying].std(0), 1, atol=1e-3)
+        # what is left is each clip's place among its speaker's clips: an increasing affine map of each feature
+        before = pooled.features[speakers == speaker][:, varying].astype(np.float64)
+        expected = (before - before.mean(0)) / before.std(0)
+        np.testing.assert_allclose(rows[:, varying], expected, atol=1e-3)
+    assert not np.allclose(hints.features, pooled.features, atol=1e-2)  # the speakers' means did differ
+    assert hints.describe()["normalization"] == "per speaker" and "normalization" not in pooled.describe()
+    unknown = train.map(lambda row: {"actor_id": None}, features=train.features)
+    with pytest.raises(ValueError, match="needs the speaker of every training clip"):
+        teachers.FeatureHints.from_dataset(unknown, "eGeMAPSv02", normalization="speaker")
+    with pytest.raises(ValueError, match="--hint_normalization must be one of"):
+        teachers.FeatureHints.from_dataset(train, "eGeMAPSv02", normalization="corpus")
+
+
 def test_hint_term_is_the_weighted_mse_of_the_head_on_the_pooled_embedding(tmp_path):
     torch.manual_seed(0)
     config = LiteCNNConfig(stem_channels=8, block_channels=[8, 16, 32], classifier_hidden_size=16, num_labels=6)
@@ -301,4 +325,14 @@ def test_unknown_hint_features_are_refused(corpus_dir, dataset_cache, tmp_path):
     with pytest.raises(SystemExit, match="--hint_features must be one of"):
         train_student.main(
             [*speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "x"), "--hint_features", "MFCC"]
+        )
+    with pytest.raises(SystemExit, match="--hint_normalization: there is no hint to normalise"):
+        train_student.main(
+            [*speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "y")]
+            + ["--hint_normalization", "speaker"]
+        )
+    with pytest.raises(SystemExit, match="--hint_normalization must be one of"):
+        train_student.main(
+            [*speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "z")]
+            + ["--hint_features", "eGeMAPSv02", "--hint_normalization", "corpus"]
         )
