@@ -317,8 +317,9 @@ From the project: `python predict.py clip.wav` (any rate, any length), `python -
 ## How it was made
 
 `{command}` in the project repository (the teachers the recipe names, the student from `{recipe}`, the exports,
-the checks, this card). CPU training at a given thread count is deterministic across machines: the command
-reproduces these weights' validation accuracy.
+the checks, this card). CPU training at a given thread count on CPUs of one instruction set (AVX2, AVX512) repeats
+to every digit, so the command reproduces these weights' validation accuracy there; elsewhere it is another draw of
+the same recipe (`train_results.json` records the threads and `cpu_capability`).
 """
     path = folder / "README.md"
     path.write_text(card)

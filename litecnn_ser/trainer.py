@@ -161,6 +161,8 @@ def train_and_evaluate(trainer: Trainer, training_args: TrainingArguments, label
         result.metrics["world_size"] = training_args.world_size
         # CPU results depend on it: one run at 1 and at 2 threads sums in another order and ends points apart
         result.metrics["torch_num_threads"] = torch.get_num_threads()
+        # and on the CPU's instruction set: PyTorch picks other kernels on AVX512 than on AVX2 (another draw again)
+        result.metrics["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         trainer.save_model()
         trainer.log_metrics("train", result.metrics)
         trainer.save_metrics("train", result.metrics)

@@ -68,6 +68,9 @@ def test_validation_scores_are_the_runs_own_final_ones(tmp_path):
     assert loco.validation_scores(tmp_path, "cremad") is None  # no finished run: nothing invented
     (tmp_path / "all_results.json").write_text(json.dumps({"eval_accuracy": 0.5, "eval_uar": 0.49, "epoch": 10}))
     assert loco.validation_scores(tmp_path, "cremad") == {"corpus": "cremad", "accuracy": 0.5, "uar": 0.49}
+    assert loco._trained(tmp_path) == {}  # the kernels a row's training ran come from its own record, or nowhere
+    (tmp_path / "train_results.json").write_text(json.dumps({"cpu_capability": "AVX512", "torch_num_threads": 1}))
+    assert loco._trained(tmp_path)["cpu_capability"] == "AVX512"
 
 
 def test_the_plot_draws_each_runs_own_scores(tmp_path):

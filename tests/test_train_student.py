@@ -184,6 +184,7 @@ def test_from_scratch_is_plain_cross_entropy(corpus_dir, dataset_cache, tmp_path
     # the thread count is recorded: CPU runs at 1 and 2 threads differ (experiments/results' from-scratch rows)
     trained = json.loads((tmp_path / "scratch" / "train_results.json").read_text())
     assert trained["torch_num_threads"] == torch.get_num_threads()
+    assert trained["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # e.g. "AVX2", "AVX512"
 
 
 @pytest.mark.parametrize(

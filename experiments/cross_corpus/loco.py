@@ -109,11 +109,18 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         "validation": validation_scores(output, split[1]),
         "train_command": shlex.join(train),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "cpu_capability": _trained(output).get("cpu_capability"),  # the kernels the training ran (AVX2, AVX512)
         "eval_command": shlex.join(evaluate),
         "adabn_command": adabn_command,
         "wall_time_s": round(time.time() - start),
         "training_wall_time_s": round(trained),
     }
+
+
+def _trained(output: Path) -> dict:
+    """The run's train_results.json (empty when it has none)."""
+    path = output / "train_results.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def validation_scores(output: Path, corpus: str) -> dict | None:
