@@ -17,6 +17,9 @@ teacher. Bad clips are reported by name and the others scored (the folder is pre
 `--speaker_adaptation` also reports the scores centred per speaker (the speaker is the actor or speaker of the file name):
 each speaker's mean log-probability of every emotion is subtracted, using that speaker's other clips (unlabelled).
 It assumes a speaker's clips are not all one emotion, and its numbers are not one-clip numbers.
+`--adapt_recording` also reports the scores centred over every scored clip (one recording setup, speakers unknown),
+what `predict.py --adapt_recording` and the ONNX runtime do; `--adapt_batch_norm` re-estimates a LiteCNN's
+batch-norm statistics on the scored clips first (AdaBN). Neither gives one-clip numbers either.
 (Not `evaluate.py`: that would shadow the Hugging Face package of that name.)
 """
 
@@ -30,6 +33,7 @@ from data.sources import KINDS
 from litecnn_ser.adaptation import ADAPTATION_ASSUMPTION
 from litecnn_ser.evaluation import HEADLINE, SUBSETS, EvaluationError, evaluate
 from litecnn_ser.loading import SHIPPED_MODEL, model_error
+from litecnn_ser.scoring import RECORDING_ASSUMPTION
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="re-estimate a LiteCNN's batch-norm statistics on the scored clips first (AdaBN): "
         + ADAPTATION_ASSUMPTION,
+    )
+    parser.add_argument(
+        "--adapt_recording",
+        action="store_true",
+        help="also score with the log-probabilities centred over every scored clip, as predict.py and the ONNX "
+        "runtime's --adapt_recording do: " + RECORDING_ASSUMPTION,
     )
     parser.add_argument("--output_dir", help="write eval_results.json and the confusion matrix (JSON, PNG) here")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON object")
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset_cache_dir=args.dataset_cache_dir,
             output_dir=args.output_dir,
             adapt_batch_norm=args.adapt_batch_norm,
+            adapt_recording=args.adapt_recording,
         )
     except EvaluationError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -97,9 +108,11 @@ def print_summary(results: dict) -> None:
     rows = [("as is", results["metrics"])]
     if "speaker_adapted" in results:
         rows.append(("speaker-adapted", results["speaker_adapted"]))
-    print(f"{'':<16} {'clips':>5} " + " ".join(f"{name:>8}" for name in HEADLINE))
+    if "recording_adapted" in results:
+        rows.append(("recording-adapted", results["recording_adapted"]))
+    print(f"{'':<17} {'clips':>5} " + " ".join(f"{name:>8}" for name in HEADLINE))
     for title, metrics in rows:
-        print(f"{title:<16} {metrics['num_clips']:>5} " + " ".join(f"{metrics[name]:>8.3f}" for name in HEADLINE))
+        print(f"{title:<17} {metrics['num_clips']:>5} " + " ".join(f"{metrics[name]:>8.3f}" for name in HEADLINE))
     recalls = {k.removeprefix("recall_"): v for k, v in results["metrics"].items() if k.startswith("recall_")}
     print("recall per class: " + ", ".join(f"{name} {value:.2f}" for name, value in recalls.items()))
 

@@ -1,5 +1,6 @@
 """Scoring a saved model (a LiteCNN, any transformers audio classifier, a classical teacher) on a folder of clips:
-accuracy, UAR, macro-F1, per-class recall, optionally per-speaker centred scores, and the confusion matrix. The
+accuracy, UAR, macro-F1, per-class recall, optionally scores centred per speaker or over every clip, and the
+confusion matrix. The
 library behind `eval.py`; experiments call `evaluate` directly.
 """
 
@@ -14,6 +15,7 @@ from data.cremad import CremaDError, split_cremad
 from data.sources import load_sources
 from data.views import View
 from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
+from litecnn_ser.scoring import AdaptationError, centre_over_recording
 from litecnn_ser.speaker_adaptation import centre_log_probabilities
 from litecnn_ser.splits import TRAINING_DATA_KEY
 
@@ -35,9 +37,13 @@ def evaluate(
     dataset_cache_dir: str | None = None,
     output_dir: str | Path | None = None,
     adapt_batch_norm: bool = False,
+    adapt_recording: bool = False,
 ) -> dict:
     """The model's metrics on the folder's clips (every clip, or its validation clips), as `eval.py --json` prints
-    them; with `output_dir`, also eval_results.json and the confusion matrix (JSON, PNG) there."""
+    them; with `output_dir`, also eval_results.json and the confusion matrix (JSON, PNG) there.
+
+    `adapt_recording` also scores the clips centred over all of them (`recording_adapted`: the runtimes'
+    `--adapt_recording`, `litecnn_ser.scoring.centre_over_recording`), as if they came from one recording setup."""
     try:
         spec = f"{corpus}={data_dir}" if corpus else data_dir
         clips, reports = load_sources([spec], dataset_cache_dir)
@@ -68,6 +74,13 @@ def evaluate(
         adapted = centre_log_probabilities(logits, dataset["actor_id"])
         results["speaker_adapted"] = report(adapted, labels, names)
         results["speaker_adaptation"] = "log-probabilities centred per actor (file name), unlabelled clips"
+    if adapt_recording:
+        try:
+            centred = centre_over_recording(logits)
+        except AdaptationError as error:
+            raise EvaluationError(f"{data_dir}: {error}") from None
+        results["recording_adapted"] = report(centred, labels, names)
+        results["recording_adaptation"] = "log-probabilities centred over every scored clip, unlabelled clips"
     if output_dir:
         output = Path(output_dir)
         output.mkdir(parents=True, exist_ok=True)
@@ -75,6 +88,8 @@ def evaluate(
         save_confusion_matrix(labels, logits.argmax(-1), names, output)
         if speaker_adaptation:
             save_confusion_matrix(labels, adapted.argmax(-1), names, output / "speaker_adapted")
+        if adapt_recording:
+            save_confusion_matrix(labels, centred.argmax(-1), names, output / "recording_adapted")
     return results
 
 

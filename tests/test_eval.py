@@ -83,3 +83,54 @@ def test_eval_adapt_batch_norm_rescores_without_touching_the_saved_model(ravdess
     assert adapted["metrics"]["num_clips"] == plain["metrics"]["num_clips"] == 12
     assert adapted["metrics"]["macro_f1"] != plain["metrics"]["macro_f1"] or adapted["metrics"] != plain["metrics"]
     assert weights.read_bytes() == before
+
+
+@pytest.fixture
+def leaning_scorer(monkeypatch, tmp_path):
+    """A model folder whose scorer leans to anger on every clip of a recording (2 for the clip's own emotion, 6 for
+    anger): what a new microphone does to a model, in the small."""
+    import numpy as np
+
+    from litecnn_ser import evaluation
+
+    def load_scorer(model_id, batch_size, adapt_batch_norm=False):
+        def score(dataset):
+            truth = np.eye(len(EMOTIONS))[np.asarray(dataset["label"])]
+            return 2.0 * truth + np.array([6.0, 0, 0, 0, 0, 0])
+
+        return score, list(EMOTIONS), {}, "whole clips"
+
+    monkeypatch.setattr(evaluation, "load_scorer", load_scorer)
+    model = tmp_path / "model"
+    model.mkdir()
+    return model
+
+
+def test_eval_adapt_recording_removes_a_bias_common_to_every_clip(ravdess, leaning_scorer, tmp_path, capsys):
+    """One clip says anger; the scores centred over all the clips (as the runtimes' --adapt_recording) find each
+    clip's own emotion; both reported, side by side, and only when asked."""
+    common = [str(leaning_scorer), str(ravdess), "--json", "--dataset_cache_dir", str(tmp_path / "cache")]
+    assert eval_script.main([*common, "--adapt_recording", "--output_dir", str(tmp_path / "e")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["metrics"]["accuracy"] == pytest.approx(2 / 12)  # only the angry clips are right
+    assert result["recording_adapted"]["accuracy"] == 1.0 and result["recording_adapted"]["num_clips"] == 12
+    assert "centred over every scored clip" in result["recording_adaptation"]
+    assert (tmp_path / "e" / "recording_adapted" / "confusion_matrix.json").is_file()
+    assert eval_script.main(common) == 0
+    assert "recording_adapted" not in json.loads(capsys.readouterr().out)  # never silently
+
+
+def test_eval_adapt_recording_refuses_a_single_clip(leaning_scorer, tmp_path, capsys):
+    from conftest import tone_clip
+
+    tone_clip(tmp_path / "one" / "1001_DFA_ANG_XX.wav", 16_000, 1)
+    args = [
+        str(leaning_scorer),
+        str(tmp_path / "one"),
+        "--adapt_recording",
+        "--dataset_cache_dir",
+        str(tmp_path / "c"),
+    ]
+    assert eval_script.main(args) == 2
+    err = capsys.readouterr().err
+    assert "one" in err and "at least 2 files" in err

@@ -1,5 +1,5 @@
 """experiments/cross_corpus/loco.py: each fold trains on every corpus but the one it scores, keeps CREMA-D's speaker
-split, and its table reports every corpus's numbers (one clip, speaker-adapted, AdaBN) without inventing any."""
+split, and its table reports every corpus's numbers (one clip, speaker-adapted, recording-centred, AdaBN) without inventing any."""
 
 from __future__ import annotations
 
@@ -50,15 +50,16 @@ def test_the_table_has_a_row_per_recipe_and_fold_with_every_number(tmp_path):
         "tess",
         0.5,
         {"accuracy": 0.61, "uar": 0.6},
+        recording_adapted={"accuracy": 0.455, "uar": 0.45},
         validation={"corpus": "cremad", "accuracy": 0.4976, "uar": 0.5054},
         train_command="python train_student.py --seed 42 --resume_from_checkpoint runs/loco/aug/tess/checkpoint-605",
     )
     write("aug", "none", 0.49, None)
     lines = loco.table(tmp_path).splitlines()
     assert len(lines) == 2 + 3
-    assert lines[2] == "| aug | savee | 420 | 0.271 / 0.281 | 0.388 / 0.357 |  |  | 45 min |"  # missing: blank
+    assert lines[2] == "| aug | savee | 420 | 0.271 / 0.281 | 0.388 / 0.357 |  |  |  | 45 min |"  # missing: blank
     assert lines[3] == (
-        "| aug | tess | 420 | 0.500 / 0.510 | 0.388 / 0.357 | 0.610 / 0.600 | cremad 0.498 / 0.505 "
+        "| aug | tess | 420 | 0.500 / 0.510 | 0.388 / 0.357 | 0.455 / 0.450 | 0.610 / 0.600 | cremad 0.498 / 0.505 "
         "| 45 min (resumed from checkpoint-605) |"
     )
     assert lines[4].startswith("| aug | none (CREMA-D validation actors) |")
@@ -88,3 +89,36 @@ def test_the_plot_draws_each_runs_own_scores(tmp_path):
     assert (tmp_path / "loco.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(SystemExit, match="--plot: no protocol run"):
         loco.plot(tmp_path / "empty.png", tmp_path / "nothing")
+
+
+def test_rescore_adds_what_a_row_lacks_and_keeps_what_it_has(tmp_path, monkeypatch):
+    """--rescore on a fold scored before the recording-centred and AdaBN columns: both added from the run folder,
+    the row's own one-clip and adapted numbers untouched; a row that has them is not rescored."""
+    monkeypatch.setattr(loco, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(loco, "ROOT", tmp_path)
+    run = tmp_path / "runs" / "loco" / "aug" / "savee"
+    run.mkdir(parents=True)
+    (run / "model.safetensors").write_bytes(b"weights")
+    (run / "all_results.json").write_text(json.dumps({"eval_accuracy": 0.5, "eval_uar": 0.49}))
+    row = {"one_clip": {"accuracy": 0.271}, "speaker_adapted": {"accuracy": 0.388}, "validation": None}
+    (tmp_path / "results" / "loco_aug").mkdir(parents=True)
+    path = tmp_path / "results" / "loco_aug" / "savee.json"
+    path.write_text(json.dumps(row))
+    calls = []
+
+    def scored_as_is(output, scored, python):
+        calls.append(output)
+        fresh = {"metrics": {"accuracy": 0.9}, "speaker_adapted": {"accuracy": 0.9, "uar": 0.9}}
+        return ["eval.py", str(output)], {**fresh, "recording_adapted": {"accuracy": 0.42, "uar": 0.41}}
+
+    monkeypatch.setattr(loco, "scored_as_is", scored_as_is)
+    monkeypatch.setattr(loco, "adabn_scores", lambda output, scored, python: ({"accuracy": 0.3, "uar": 0.31}, "cmd"))
+    loco.rescore("aug", "savee", CORPORA, "python")
+    rescored = json.loads(path.read_text())
+    assert calls == [run]
+    assert rescored["recording_adapted"] == {"accuracy": 0.42, "uar": 0.41}
+    assert rescored["adabn"] == {"accuracy": 0.3, "uar": 0.31}
+    assert rescored["one_clip"] == row["one_clip"] and rescored["speaker_adapted"] == row["speaker_adapted"]
+    assert rescored["validation"] == {"corpus": "cremad", "accuracy": 0.5, "uar": 0.49}
+    loco.rescore("aug", "savee", CORPORA, "python")
+    assert calls == [run]  # nothing left to add: no second evaluation

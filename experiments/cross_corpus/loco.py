@@ -18,10 +18,11 @@ Whenever CREMA-D is in the mix, its speaker split is today's (`--validation_corp
 training corpus is held out for that (`--validation_corpus savee`). The left-out corpus never selects anything.
 
 Each fold is scored from one clip, speaker-adapted (each speaker's mean log-probability removed, from that
-speaker's other clips: not a one-clip number) and after AdaBN (`--adapt_batch_norm`: batch-norm statistics
+speaker's other clips: not a one-clip number), centred over the whole left-out corpus (`--adapt_recording`: the
+corpus as one recording setup, speakers unknown, what the ONNX runtime can do; not a one-clip number) and after AdaBN (`--adapt_batch_norm`: batch-norm statistics
 re-estimated on the scored corpus's unlabelled clips: not a one-clip number either), accuracy and UAR, by `eval.py`.
 Each row also keeps the score of the validation clips that selected the checkpoint (CREMA-D's 10 actors when CREMA-D
-is in the mix). `--rescore` adds the AdaBN and validation scores to folds scored before they existed (when their run
+is in the mix). `--rescore` adds the recording-centred, AdaBN and validation scores to folds scored before they existed (when their run
 folder is still there). A run goes to runs/loco/NAME/FOLD; its scores, commands and wall time to
 experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and an interrupted training goes on from
 its newest checkpoint (the row then says so: its wall time is the resumed part's).
@@ -95,9 +96,7 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         print(f"== {name}/{fold}: {shlex.join(train)}", flush=True)
         subprocess.run(train, cwd=ROOT, check=True)
     trained = time.time() - start
-    evaluate = [python, "eval.py", str(output), *scored, "--speaker_adaptation", "--json"]
-    print(f"== {name}/{fold}: {shlex.join(evaluate)}", flush=True)
-    scores = json.loads(subprocess.run(evaluate, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    evaluate, scores = scored_as_is(output, scored, python)
     adabn, adabn_command = adabn_scores(output, scored, python)
     return {
         "fold": fold,
@@ -105,6 +104,7 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         "scored_on": scores["corpus"],
         "one_clip": {key: scores["metrics"][key] for key in ("accuracy", "uar", "macro_f1", "num_clips")},
         "speaker_adapted": {key: scores["speaker_adapted"][key] for key in ("accuracy", "uar")},
+        "recording_adapted": {key: scores["recording_adapted"][key] for key in ("accuracy", "uar")},
         "adabn": adabn,
         "validation": validation_scores(output, split[1]),
         "train_command": shlex.join(train),
@@ -132,6 +132,13 @@ def validation_scores(output: Path, corpus: str) -> dict | None:
     return {"corpus": corpus, "accuracy": results["eval_accuracy"], "uar": results.get("eval_uar")}
 
 
+def scored_as_is(output: Path, scored: list[str], python: str) -> tuple[list[str], dict]:
+    """eval.py's command and scores of the run on the scored corpus: one clip, speaker-adapted, recording-centred."""
+    command = [python, "eval.py", str(output), *scored, "--speaker_adaptation", "--adapt_recording", "--json"]
+    print(f"== {shlex.join(command)}", flush=True)
+    return command, json.loads(subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+
+
 def adabn_scores(output: Path, scored: list[str], python: str) -> tuple[dict, str]:
     """One-clip accuracy and UAR after AdaBN on the scored corpus, and the command that measured them."""
     command = [python, "eval.py", str(output), *scored, "--adapt_batch_norm", "--json"]
@@ -141,7 +148,8 @@ def adabn_scores(output: Path, scored: list[str], python: str) -> tuple[dict, st
 
 
 def rescore(name: str, fold: str, corpora: dict[str, Path], python: str) -> None:
-    """Adds the AdaBN and validation scores to a fold scored without them, from its run folder."""
+    """Adds the recording-centred, AdaBN and validation scores to a fold scored without them, from its run folder
+    (the one-clip and speaker-adapted scores of the row are kept as they were)."""
     path = RESULTS / f"loco_{name}" / f"{fold}.json"
     row = json.loads(path.read_text())
     output = ROOT / "runs" / "loco" / name / fold
@@ -149,6 +157,10 @@ def rescore(name: str, fold: str, corpora: dict[str, Path], python: str) -> None
         print(f"== {name}/{fold}: no model in {output}: nothing to rescore")
         return
     _, split, scored = fold_plan(fold, corpora)
+    if "recording_adapted" not in row:
+        command, scores = scored_as_is(output, scored, python)
+        row["recording_adapted"] = {key: scores["recording_adapted"][key] for key in ("accuracy", "uar")}
+        row["recording_command"] = shlex.join(command)
     if "adabn" not in row:
         row["adabn"], row["adabn_command"] = adabn_scores(output, scored, python)
     if row.get("validation") is None:
@@ -174,9 +186,9 @@ def table(results: Path = RESULTS) -> str:
     """Every protocol run under `results` (loco_NAME/FOLD.json) as one Markdown table, a row per run and fold."""
     lines = [
         "| recipe | left out (scored on) | clips | one clip: accuracy / UAR | speaker-adapted: accuracy / UAR "
-        "| AdaBN on the left-out corpus: accuracy / UAR | validation that kept the checkpoint: accuracy / UAR "
-        "| training wall time |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| centred over the left-out corpus: accuracy / UAR | AdaBN on the left-out corpus: accuracy / UAR "
+        "| validation that kept the checkpoint: accuracy / UAR | training wall time |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for recipe, fold, row in _rows(results):
         left_out = "none (CREMA-D validation actors)" if fold == "none" else fold
@@ -191,7 +203,8 @@ def table(results: Path = RESULTS) -> str:
             held_out += f" / {validation['uar']:.3f}"
         lines.append(
             f"| {recipe} | {left_out} | {row['one_clip']['num_clips']} | "
-            f"{_pair(row['one_clip'])} | {_pair(row['speaker_adapted'])} | {_pair(row.get('adabn'))} | "
+            f"{_pair(row['one_clip'])} | {_pair(row['speaker_adapted'])} | {_pair(row.get('recording_adapted'))} | "
+            f"{_pair(row.get('adabn'))} | "
             f"{held_out} | {wall} |"
         )
     return "\n".join(lines)
@@ -256,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table of every protocol run and exit")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="draw every protocol run's accuracies there and exit")
     parser.add_argument(
-        "--rescore", action="store_true", help="add AdaBN and validation scores to --name's scored --folds, then exit"
+        "--rescore",
+        action="store_true",
+        help="add the recording-centred, AdaBN and validation scores to --name's scored --folds, then exit",
     )
     args = parser.parse_args(own)
     if args.table:
