@@ -65,14 +65,15 @@ if [ ! -f "$RUNS/export/export_report.json" ]; then
   $PY export.py "$RUNS/student" "$RUNS/export" --data_dir "${STUDENT_DATA[@]}" --int8 --int8_fp32_stem
 fi
 
-# Scores: the 10 unseen actors, one clip and speaker-adapted; SAVEE and TESS when they are there and not in MIX
+# Scores: the 10 unseen actors, one clip and speaker-adapted; SAVEE and TESS when they are there and not in MIX,
+# also centred over each corpus (--adapt_recording)
 EVALS=(cremad="$RUNS/eval/cremad")
 [ -f "$RUNS/eval/cremad/eval_results.json" ] || $PY eval.py "$RUNS/student" "$DATA" --subset validation \
   --speaker_adaptation --output_dir "$RUNS/eval/cremad"
 for corpus in savee tess; do
   if [ -d "$CORPORA_DIR/$corpus" ] && [[ " $MIX " != *" $corpus "* ]]; then
     [ -f "$RUNS/eval/$corpus/eval_results.json" ] || $PY eval.py "$RUNS/student" "$CORPORA_DIR/$corpus" \
-      --corpus "$corpus" --speaker_adaptation --output_dir "$RUNS/eval/$corpus"
+      --corpus "$corpus" --speaker_adaptation --adapt_recording --output_dir "$RUNS/eval/$corpus"
     EVALS+=("$corpus=$RUNS/eval/$corpus")
   fi
 done
