@@ -57,6 +57,14 @@ class FeatureTeacherArguments:
             "other clips: validation numbers then assume a few clips of each new speaker are available."
         },
     )
+    corpus_normalization: bool = field(
+        default=False,
+        metadata={
+            "help": "Standardise each clip's features over its corpus's clips (each corpus of a mix apart; all the "
+            "scored clips of a folder at evaluation): a recording setup's statistics, no speaker needed. Uses the "
+            "other clips of the same recording: not a one-clip number. Not with --speaker_normalization."
+        },
+    )
     oof_folds: int = field(
         default=0, metadata={"help": "Also store out-of-fold logits from K folds of training actors (0: off)."}
     )
@@ -69,6 +77,8 @@ class FeatureTeacherArguments:
             raise ValueError(f"--classifier must be one of {CLASSIFIERS}, got {self.classifier!r}")
         if self.C <= 0:
             raise ValueError(f"--C must be positive, got {self.C}")
+        if self.speaker_normalization and self.corpus_normalization:
+            raise ValueError("--speaker_normalization and --corpus_normalization: choose one")
         if self.oof_folds == 1 or self.oof_folds < 0:
             raise ValueError(f"--oof_folds must be 0 (off) or at least 2, got {self.oof_folds}")
 
@@ -106,13 +116,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "classifier": args.classifier,
         "C": args.C,
         "speaker_normalization": args.speaker_normalization,
+        **({"corpus_normalization": True} if args.corpus_normalization else {}),
         "labels": labels,
         "training_data": training_data_record(data_args, splits, args.seed) | {"max_duration_s": None},
     }
     teacher = FeatureTeacher(config, build_classifier(args.classifier, args.C, args.seed))
     features = {name: cached_functionals(part, args.feature_set) for name, part in splits.items()}
     extracted = time.time()
-    train_features = teacher.prepare(features["train"], train["actor_id"])
+    train_features = teacher.prepare(features["train"], teacher.groups(train))
     teacher.pipeline.fit(train_features, train["label"])
     logger.info("fitted %s on %d clips in %.1f s", args.classifier, len(train), time.time() - extracted)
 
@@ -124,19 +135,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         np.savez(output / OOF_LOGITS, ids=np.array(train["id"]), logits=logits, folds=args.oof_folds)
 
-    logits = teacher.logits_of(features["validation"], validation["actor_id"])
+    logits = teacher.logits_of(features["validation"], teacher.groups(validation))
     truth = np.asarray(validation["label"])
     metrics = {f"eval_{k}": v for k, v in metrics_from_logits(logits, truth, labels).items()}
     metrics |= {"eval_samples": len(validation), "feature_seconds": extracted - started}
     metrics["train_runtime"] = time.time() - started
     (output / "eval_results.json").write_text(json.dumps(metrics, indent=1))
     save_confusion_matrix(truth, logits.argmax(-1), labels, output)
+    standardised = ", features standardised per speaker" if args.speaker_normalization else ""
+    standardised = ", features standardised per corpus" if args.corpus_normalization else standardised
     logger.info(
         "validation accuracy %.3f, UAR %.3f (%d clips%s); teacher in %s",
         metrics["eval_accuracy"],
         metrics["eval_uar"],
         len(validation),
-        ", features standardised per speaker" if args.speaker_normalization else "",
+        standardised,
         output,
     )
     return metrics

@@ -110,6 +110,8 @@ def load_scorer(model_id: str, batch_size: int, adapt_batch_norm: bool = False):
         heard = "whole clips, openSMILE functionals"
         if teacher.speaker_normalization:
             heard += ", features standardised per speaker (uses each speaker's other clips)"
+        if teacher.corpus_normalization:
+            heard += ", features standardised over all the scored clips (uses the other clips of the recording)"
         return teacher.logits, teacher.labels, teacher.config.get("training_data") or {}, heard
 
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification

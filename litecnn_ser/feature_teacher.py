@@ -2,7 +2,7 @@
 
 A teacher folder (written by `train_feature_teacher.py`) holds:
 
-    teacher_config.json   labels, feature set, classifier, speaker normalisation, the data it saw (`training_data`)
+    teacher_config.json   labels, feature set, classifier, feature normalisation, the data it saw (`training_data`)
     classifier.joblib     the fitted scikit-learn pipeline (standardisation + classifier)
     oof_logits.npz        optional: out-of-fold logits of every training clip (from fits that never saw its actor)
     eval_results.json     validation metrics, in the same keys as a transformers teacher's
@@ -12,6 +12,9 @@ Logits are log-probabilities (`predict_proba`), so temperature and ensembling tr
 With `speaker_normalization` every clip's features are standardised over its speaker's own clips first (see
 `speaker_adaptation.py`): the teacher's logits then depend on a speaker's other clips, which is fine for
 distillation targets (the training actors are all there) and is said wherever its validation numbers appear.
+With `corpus_normalization` they are standardised over their corpus's clips instead (a recording setup's statistics:
+all the clips of one folder when scored, each corpus of a training mix apart), which needs no speaker but the other
+clips of the same recording, so its numbers are not one-clip numbers either.
 
 `classifier.joblib` is a pickle: load teacher folders you made or trust, as with any pickle.
 """
@@ -83,22 +86,37 @@ class FeatureTeacher:
     def speaker_normalization(self) -> bool:
         return bool(self.config["speaker_normalization"])
 
-    def prepare(self, features: np.ndarray, speakers) -> np.ndarray:
-        """Per-speaker standardisation when the teacher uses it; the features as they are otherwise."""
-        if not self.speaker_normalization:
+    @property
+    def corpus_normalization(self) -> bool:
+        return bool(self.config.get("corpus_normalization"))
+
+    def groups(self, dataset: datasets.Dataset) -> list | None:
+        """The group each clip's features are standardised over: its speaker, its corpus (one group for a dataset
+        of one corpus), or None when the teacher standardises nothing."""
+        if self.speaker_normalization:
+            return list(dataset["actor_id"])
+        if self.corpus_normalization:
+            return list(dataset["corpus"]) if "corpus" in dataset.column_names else ["recording"] * len(dataset)
+        return None
+
+    def prepare(self, features: np.ndarray, groups) -> np.ndarray:
+        """Per-speaker or per-corpus standardisation when the teacher uses it; the features as they are otherwise."""
+        if not (self.speaker_normalization or self.corpus_normalization):
             return features
-        if speakers is None:
-            raise ValueError("this teacher normalises features per speaker: it needs each clip's speaker")
-        return normalize_by_speaker(features, speakers)
+        if groups is None or None in list(groups):
+            kind = "speaker" if self.speaker_normalization else "corpus"
+            raise ValueError(f"this teacher normalises features per {kind}: it needs each clip's {kind}")
+        return normalize_by_speaker(features, groups)
 
     def logits(self, dataset: datasets.Dataset, view: View | None = None) -> np.ndarray:
         """`(len(dataset), num_labels)` log-probabilities of the clips (of `view` of each, if given)."""
         features = cached_functionals(dataset, self.config["feature_set"], view)
-        return self.logits_of(features, dataset["actor_id"] if self.speaker_normalization else None)
+        return self.logits_of(features, self.groups(dataset))
 
-    def logits_of(self, features: np.ndarray, speakers=None) -> np.ndarray:
-        """Log-probabilities of already extracted functionals (`speakers`: each row's, when normalised per speaker)."""
-        return log_probabilities(self.pipeline, self.prepare(features, speakers), len(self.labels))
+    def logits_of(self, features: np.ndarray, groups=None) -> np.ndarray:
+        """Log-probabilities of already extracted functionals (`groups`: each row's speaker or corpus, when the
+        teacher normalises per speaker or per corpus)."""
+        return log_probabilities(self.pipeline, self.prepare(features, groups), len(self.labels))
 
     def out_of_fold_logits(self, ids: list[str]) -> np.ndarray:
         """The stored out-of-fold logits of these training clips; a clear error when a clip has none."""

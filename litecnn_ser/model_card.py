@@ -43,6 +43,7 @@ def _how_trained(distillation: dict | None) -> str:
                 else f"hearing the first {window} s of each clip"
             )
         speaker = ", with features standardised per speaker" if member.get("uses_speaker_statistics") else ""
+        speaker += ", with features standardised per corpus" if member.get("uses_corpus_statistics") else ""
         described.append((member["teacher_model_type"], f"({hears}{size}{speaker})"))
     # members of one kind (fits of one pipeline with different seeds) are counted, not repeated
     counts = Counter(described)
@@ -92,6 +93,7 @@ def _teacher_rows(distillation: dict | None) -> list[str]:
             note = (
                 ", features standardised per speaker over its clips" if member.get("uses_speaker_statistics") else ""
             )
+            note += ", features standardised over its corpus's clips" if member.get("uses_corpus_statistics") else ""
             rows.append(_row(f"teacher {name}({member['teacher_model_type']}){note}", member["validation"]))
     if (distillation or {}).get("ensemble_validation"):
         rows.append(_row("teacher ensemble (mean probability)", distillation["ensemble_validation"]))

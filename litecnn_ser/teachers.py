@@ -120,7 +120,7 @@ class FunctionalsTeacher(FeatureTeacher):
             "teacher_parameters": None,
             "teacher_max_duration_s": self.window_s,
             "uses_speaker_statistics": self.speaker_normalization,
-        }
+        } | ({"uses_corpus_statistics": True} if self.corpus_normalization else {})
 
     def teacher_view(self, view: View) -> View:
         if self.window_s is None:  # functionals summarise the whole clip: only the speed changes them

@@ -336,3 +336,66 @@ def test_unknown_hint_features_are_refused(corpus_dir, dataset_cache, tmp_path):
             [*speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "z")]
             + ["--hint_features", "eGeMAPSv02", "--hint_normalization", "corpus"]
         )
+
+
+def test_corpus_normalisation_removes_a_recordings_offset_that_a_plain_teacher_misreads():
+    """Two corpora, the same emotions, the second recorded with every feature shifted and scaled (a microphone): a
+    teacher fitted on the first corpus's standardised features reads the second once standardised over its own
+    clips, and misreads it as it is; a corpus's clips are standardised apart, a one-corpus dataset as one group."""
+    import datasets
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 40)
+    centres = rng.normal(0, 3, (3, 8))
+    studio = centres[labels] + rng.normal(0, 1, (120, 8))
+    phone = 4.0 * (centres[labels] + rng.normal(0, 1, (120, 8))) + rng.normal(0, 20, 8)
+    config = {"labels": ["a", "b", "c"], "speaker_normalization": False, "corpus_normalization": True}
+    teacher = FeatureTeacher(config, make_pipeline(LogisticRegression(max_iter=3000)))
+    teacher.pipeline.fit(teacher.prepare(studio, ["studio"] * 120), labels)
+    mixed = datasets.Dataset.from_dict({"corpus": ["studio"] * 120 + ["phone"] * 120, "actor_id": [1] * 240})
+    groups = teacher.groups(mixed)
+    assert groups[:120] == ["studio"] * 120 and groups[120:] == ["phone"] * 120
+    one_corpus = datasets.Dataset.from_dict({"actor_id": [1] * 120})
+    assert teacher.groups(one_corpus) == ["recording"] * 120
+    normalised = teacher.logits_of(phone, teacher.groups(one_corpus)).argmax(-1)
+    assert np.mean(normalised == labels) > 0.9
+    plain = FeatureTeacher({**config, "corpus_normalization": False}, teacher.pipeline)
+    assert plain.groups(one_corpus) is None
+    assert np.mean(plain.logits_of(phone).argmax(-1) == labels) < 0.5
+    with pytest.raises(ValueError, match="per corpus: it needs each clip's corpus"):
+        teacher.logits_of(phone)
+
+
+def test_a_teacher_normalises_per_speaker_or_per_corpus_not_both(tmp_path):
+    with pytest.raises(ValueError, match="choose one"):
+        train_feature_teacher.FeatureTeacherArguments(
+            output_dir=str(tmp_path), speaker_normalization=True, corpus_normalization=True
+        )
+
+
+def test_a_corpus_normalised_teacher_records_it_and_eval_says_what_it_used(
+    corpus_dir, dataset_cache, tmp_path, capsys
+):
+    """Trained and scored end to end: the config says corpus, the validation clips are standardised over their own
+    corpus (not the training clips'), and eval.py's `heard` says the score used the other clips."""
+    from conftest import teacher_args
+
+    import eval as eval_script
+
+    folder = tmp_path / "teacher"
+    metrics = train_feature_teacher.main(
+        teacher_args(corpus_dir, dataset_cache, folder, "--classifier", "logreg", "--corpus_normalization", "true")
+    )
+    config = json.loads((folder / "teacher_config.json").read_text())
+    assert config["corpus_normalization"] is True and config["speaker_normalization"] is False
+    teacher = FeatureTeacher.from_pretrained(folder)
+    splits = _speaker_splits(corpus_dir, dataset_cache)
+    features = cached_functionals(splits["validation"], "eGeMAPSv02")
+    standardised = (features - features.mean(0)) / (features.std(0) + 1e-8)
+    expected = teacher.pipeline.predict_proba(standardised).argmax(-1)
+    np.testing.assert_array_equal(teacher.logits(splits["validation"]).argmax(-1), expected)
+    truth = np.asarray(splits["validation"]["label"])
+    assert metrics["eval_accuracy"] == pytest.approx(np.mean(expected == truth))
+    args = [str(folder), str(corpus_dir), "--subset", "validation", "--json", "--dataset_cache_dir", dataset_cache]
+    assert eval_script.main(args) == 0
+    assert "standardised over all the scored clips" in json.loads(capsys.readouterr().out)["heard"]
