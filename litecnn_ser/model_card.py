@@ -47,16 +47,17 @@ def _how_trained(distillation: dict | None) -> str:
         described.append((member["teacher_model_type"], f"({hears}{size}{speaker})"))
     # members of one kind (fits of one pipeline with different seeds) are counted, not repeated
     counts = Counter(described)
-    teachers = "; ".join(
+    kinds = [
         f"the {kind} teacher {details}" if count == 1 else f"{count} {kind} teachers {details}"
         for (kind, details), count in counts.items()
-    )
+    ]
+    teachers = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
     if len(described) > 1:
         teachers = "an ensemble (mean probability) of " + teachers
-    logits = " using out-of-fold logits" if distillation.get("teacher_logits") == "out_of_fold" else ""
-    views = f" on {len(distillation['views'])} cached views per clip" if distillation.get("views") else ""
+    logits = ", through their out-of-fold logits" if distillation.get("teacher_logits") == "out_of_fold" else ""
+    views = f", on {len(distillation['views'])} cached views per clip" if distillation.get("views") else ""
     return (
-        f"distilled from {teachers}{logits}{views} with alpha {distillation['alpha']} and temperature "
+        f"distilled from {teachers}{logits}{views}, with alpha {distillation['alpha']} and temperature "
         f"{distillation['temperature']}"
     )
 

@@ -20,8 +20,8 @@ def test_model_card_tells_ensemble_members_apart():
         "temperature": 2.0,
     }
     assert model_card._how_trained(distillation).startswith(
-        "distilled from an ensemble (mean probability) of 3 ComParE_2016 + mlp teachers (hearing whole clips); "
-        "the eGeMAPSv02 + svm teacher (hearing whole clips) using out-of-fold logits"
+        "distilled from an ensemble (mean probability) of 3 ComParE_2016 + mlp teachers (hearing whole clips) and "
+        "the eGeMAPSv02 + svm teacher (hearing whole clips), through their out-of-fold logits, with alpha 0.5"
     )
     rows = model_card._teacher_rows(distillation)
     assert rows[:2] == [
