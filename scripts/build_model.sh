@@ -7,6 +7,8 @@
 #   RECIPE=configs/X.json MIX="savee tess" LOCO=experiments/results/loco_NAME bash scripts/build_model.sh
 #     a recipe trained on CREMA-D + other corpora (folders beside CREMA-D's, CORPORA_DIR) with CREMA-D's validation
 #     actors held out; those corpora are not scored as unseen, the recipe's leave-one-corpus-out rows go on the card
+#   make model-mix: models/litecnn-ser-mix, configs/litecnn_ser_mix.json on CREMA-D + SAVEE + TESS (COMMAND names
+#     the command on the card)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-../shared/datasets/crema-d/AudioFLAC}
@@ -84,5 +86,5 @@ done
 
 # The hub-ready folder and its card
 $PY -m litecnn_ser.release "$RUNS/student" "$OUT" --export "$RUNS/export" --eval "${EVALS[@]}" \
-  --bench "$RUNS/bench.json" --command "make model${MIX:+ RECIPE=$RECIPE MIX=\"$MIX\"}" --recipe "$RECIPE" \
+  --bench "$RUNS/bench.json" --command "${COMMAND:-make model${MIX:+ RECIPE=$RECIPE MIX=\"$MIX\"}}" --recipe "$RECIPE" \
   ${LOCO:+--loco "$LOCO"}

@@ -1,5 +1,6 @@
-"""The shipped model (`models/litecnn-ser`): its folder as a hub repo lays it out, and its card's numbers recomputed
-on the real CREMA-D subset (skipped without `../shared`)."""
+"""The shipped models (`models/litecnn-ser`, CREMA-D's recipe; `models/litecnn-ser-mix`, the cross-corpus recipe):
+each folder as a hub repo lays it out, and its card's numbers recomputed on the real CREMA-D subset (skipped without
+`../shared`)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import yaml
 from litecnn_ser.release import MODEL_FILES, REMOTE_CODE, card_numbers
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "models" / "litecnn-ser"
+SHIPPED = {"litecnn-ser": "make model", "litecnn-ser-mix": "make model-mix"}  # folder: the command that builds it
 EMOTIONS = ("anger", "disgust", "fear", "happiness", "neutral", "sadness")
 
 
-@pytest.fixture(scope="module")
-def shipped() -> Path:
-    if not (SHIPPED / "model.safetensors").is_file():
-        pytest.skip(f"no shipped model at {SHIPPED} (make model)")
-    return SHIPPED
+@pytest.fixture(scope="module", params=list(SHIPPED))
+def shipped(request) -> Path:
+    folder = ROOT / "models" / request.param
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"no shipped model at {folder} ({SHIPPED[request.param]})")
+    return folder
 
 
 def test_the_folder_is_a_hub_repo_with_its_remote_code_and_exports(shipped):
@@ -158,6 +160,9 @@ def test_the_recipes_leave_one_corpus_out_rows_go_on_the_card(tmp_path):
         "recording_adapted": {"accuracy": 0.4762, "uar": 0.45},
     }
     (folder / "savee.json").write_text(json.dumps(row))
+    none = {**row, "fold": "none", "trained_on": ["cremad", "savee", "tess"], "scored_on": "cremad"}
+    (folder / "none.json").write_text(json.dumps(none))  # CREMA-D's validation actors: not a corpus left out
+    assert [fold["fold"] for fold in read_loco(folder)[1]] == ["savee"]
     card = write_card(
         tmp_path, _mix_config(), _evaluations(), {}, None, "make model", "configs/robust.json", read_loco(folder)
     ).read_text()
