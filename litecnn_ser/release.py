@@ -307,7 +307,7 @@ torch): `python -m litecnn_ser.onnx_runtime onnx/model_int8.onnx clip.wav`.{late
 import soundfile as sf  # 16 kHz mono audio; resample other rates first (the project's predict.py does it for you)
 from transformers import pipeline
 
-classifier = pipeline("audio-classification", model="models/litecnn-ser", trust_remote_code=True, top_k=None)
+classifier = pipeline("audio-classification", model="models/{folder.name}", trust_remote_code=True, top_k=None)
 waveform, rate = sf.read("clip.wav", dtype="float32")
 classifier({{"raw": waveform, "sampling_rate": rate}})  # [{{"label": "anger", "score": 0.71}}, ...]
 ```

@@ -168,3 +168,4 @@ def test_the_recipes_leave_one_corpus_out_rows_go_on_the_card(tmp_path):
     ).read_text()
     assert "| SAVEE | CREMA-D + TESS | 420 | 0.432 / 0.411 | 0.476 | 0.556 |" in card
     assert "experiments/results/loco_robust/" in card and "`configs/robust.json`" in card
+    assert f'model="models/{tmp_path.name}"' in card  # its usage loads this folder, not the other shipped model
