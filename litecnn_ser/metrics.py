@@ -4,10 +4,18 @@ confusion matrix as JSON and PNG. No torch: `eval.py` and the experiments use th
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+
+def mean_sd(values: list[float]) -> str:
+    """`0.573 ± 0.008`: the mean and sample standard deviation of runs that differ by seed; one run, its number."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 class LabelledMetrics:

@@ -122,3 +122,32 @@ def test_rescore_adds_what_a_row_lacks_and_keeps_what_it_has(tmp_path, monkeypat
     assert rescored["validation"] == {"corpus": "cremad", "accuracy": 0.5, "uar": 0.49}
     loco.rescore("aug", "savee", CORPORA, "python")
     assert calls == [run]  # nothing left to add: no second evaluation
+
+
+def test_the_seed_table_groups_a_recipes_seeds_and_nothing_else(tmp_path):
+    """NAME and NAME_seedN are one recipe: mean ± sample sd per fold, seed 42 first, each seed's one-clip number;
+    another recipe, and a fold with one seed, stay out; a column only some seeds have says how many."""
+    runs = [
+        ("votes", "savee", 42, 0.393, {"accuracy": 0.5}),
+        ("votes_seed1", "savee", 1, 0.300, None),
+        ("votes_seed2", "savee", 2, 0.351, {"accuracy": 0.4}),
+        ("votes", "tess", 42, 0.343, None),  # one seed: no row
+        ("votes_seedless", "savee", 7, 0.9, None),  # another recipe, whatever its name ends with
+    ]
+    for recipe, fold, seed, accuracy, centred in runs:
+        row = {
+            "one_clip": {"accuracy": accuracy, "uar": accuracy - 0.05, "num_clips": 420},
+            "speaker_adapted": {"accuracy": accuracy + 0.1, "uar": 0.3},
+            "train_command": f"python train_student.py --seed 42 --num_train_epochs 10 --seed {seed}",
+            "training_wall_time_s": 60 * (70 + seed % 5),
+        }
+        if centred:
+            row["recording_adapted"] = centred
+        (tmp_path / f"loco_{recipe}").mkdir(exist_ok=True)
+        (tmp_path / f"loco_{recipe}" / f"{fold}.json").write_text(json.dumps(row))
+    lines = loco.seed_table(tmp_path).splitlines()
+    assert len(lines) == 2 + 1
+    assert lines[2] == (
+        "| votes | savee | 42, 1, 2 | 0.348 ± 0.047 | 0.298 ± 0.047 | 0.393 / 0.300 / 0.351 | 0.448 ± 0.047 "
+        "| 0.450 ± 0.071 (2 of 3 seeds) |  |  | 71-72 min |"
+    )

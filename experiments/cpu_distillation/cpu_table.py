@@ -22,6 +22,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from litecnn_ser.metrics import mean_sd
+
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 TEACHERS = {  # run -> (what it is, whether it uses a speaker's other clips)
     "t_egemaps_svm": ("eGeMAPS (88) + RBF SVM", False),
@@ -65,12 +67,6 @@ def _load(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def _mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
 def teacher_table() -> list[str]:
     """One row per teacher: `experiments/results/NAME` (seed 42) and `.../NAME_seedN` (other fitting seeds, same split)."""
     lines = [
@@ -81,7 +77,7 @@ def teacher_table() -> list[str]:
         folders = [RESULTS / name, *sorted(RESULTS.glob(f"{name}_seed*"))]
         runs = [metrics for metrics in (_load(f / "eval_results.json") for f in folders) if metrics]
         if runs:
-            cells = [_mean_std([m[f"eval_{key}"] for m in runs]) for key in ("accuracy", "uar", "macro_f1")]
+            cells = [mean_sd([m[f"eval_{key}"] for m in runs]) for key in ("accuracy", "uar", "macro_f1")]
             wall = _load(RESULTS / name / "run.json").get("wall_time_s", 0)
             lines.append(
                 f"| {what} | {'yes' if speaker else 'no'} | {len(runs)} | {' | '.join(cells)} | {wall:.0f} s |"
@@ -113,9 +109,9 @@ def student_table() -> list[str]:
         records = [_load(f / "run.json") for f, _ in runs]
         walls = [r["wall_time_s"] for r in records if "wall_time_s" in r and "resumed_from" not in r]
         lines.append(
-            f"| {what} | {len(runs)} | {_mean_std(column['accuracy'])} | {_mean_std(column['uar'])} | "
-            f"{_mean_std(column['macro_f1'])} | {_partial(adapted, len(runs))} | "
-            f"{_mean_std(last) if len(last) == len(runs) else 'n/a'} | "
+            f"| {what} | {len(runs)} | {mean_sd(column['accuracy'])} | {mean_sd(column['uar'])} | "
+            f"{mean_sd(column['macro_f1'])} | {_partial(adapted, len(runs))} | "
+            f"{mean_sd(last) if len(last) == len(runs) else 'n/a'} | "
             f"{f'{statistics.mean(walls) / 60:.0f} min' if walls else 'n/a'} |"
         )
     return lines
@@ -125,7 +121,7 @@ def _partial(values: list[float], seeds: int) -> str:
     """A column some seeds lack (a model that did not survive to be scored again) says over how many it is."""
     if not values:
         return "n/a"
-    return _mean_std(values) + ("" if len(values) == seeds else f" ({len(values)} of {seeds} seeds)")
+    return mean_sd(values) + ("" if len(values) == seeds else f" ({len(values)} of {seeds} seeds)")
 
 
 def _last_epoch_accuracy(folder: Path) -> float | None:

@@ -5,6 +5,7 @@
     python experiments/cross_corpus/loco.py --name mix_aug --folds savee tess -- configs/student_recipe_deep.json \
         --channel_augmentation reverb eq telephone codec noise babble
     python experiments/cross_corpus/loco.py --table            # every protocol run in experiments/results/, Markdown
+    python experiments/cross_corpus/loco.py --seeds            # recipes run with several seeds (NAME, NAME_seedN)
     python experiments/cross_corpus/loco.py --plot loco.png    # the same runs as bars: one clip and adapted, per fold
 
 Folds (CREMA-D, SAVEE and TESS by default; `--corpora NAME=FOLDER ...` to point elsewhere):
@@ -33,11 +34,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from litecnn_ser.metrics import mean_sd
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "experiments" / "results"
@@ -210,6 +214,54 @@ def table(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def _seed(row: dict) -> int | None:
+    """The training seed a row's own command used (its last `--seed`), or None."""
+    command = shlex.split(row.get("train_command", ""))
+    seeds = [command[i + 1] for i, word in enumerate(command[:-1]) if word == "--seed"]
+    return int(seeds[-1]) if seeds else None
+
+
+def _over_seeds(rows: list[dict], get) -> str:
+    """mean ± sd of `get(row)` over the rows that have it, saying how many when some do not."""
+    values = [value for value in map(get, rows) if value is not None]
+    if not values:
+        return ""
+    return mean_sd(values) + ("" if len(values) == len(rows) else f" ({len(values)} of {len(rows)} seeds)")
+
+
+def seed_table(results: Path = RESULTS) -> str:
+    """The recipes run with several seeds (`loco_NAME` and `loco_NAME_seedN`, the same command but `--seed`), per
+    fold: mean ± sample sd over the seeds, and each seed's one-clip accuracy. A fold with one seed is left out."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for recipe, fold, row in _rows(results):
+        groups.setdefault((re.sub(r"_seed\d+$", "", recipe), fold), []).append(row)
+
+    def score(key: str, metric: str = "accuracy"):
+        return lambda row: (row.get(key) or {}).get(metric)
+
+    lines = [
+        "| recipe | left out (scored on) | seeds | one clip: accuracy | one clip: UAR | one clip, per seed "
+        "| speaker-adapted accuracy | centred accuracy | AdaBN accuracy | validation accuracy | training wall time |",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for (recipe, fold), rows in groups.items():
+        if len(rows) < 2:
+            continue
+        rows.sort(key=lambda row: (_seed(row) != 42, _seed(row) or 0))
+        seeds = [_seed(row) for row in rows]
+        per_seed = " / ".join(f"{row['one_clip']['accuracy']:.3f}" for row in rows)
+        walls = [row["training_wall_time_s"] / 60 for row in rows if row.get("training_wall_time_s")]
+        lines.append(
+            f"| {recipe} | {'none (CREMA-D validation actors)' if fold == 'none' else fold} | "
+            f"{', '.join('?' if seed is None else str(seed) for seed in seeds)} | "
+            f"{_over_seeds(rows, score('one_clip'))} | {_over_seeds(rows, score('one_clip', 'uar'))} | {per_seed} | "
+            f"{_over_seeds(rows, score('speaker_adapted'))} | {_over_seeds(rows, score('recording_adapted'))} | "
+            f"{_over_seeds(rows, score('adabn'))} | {_over_seeds(rows, score('validation'))} | "
+            f"{f'{min(walls):.0f}-{max(walls):.0f} min' if walls else ''} |"
+        )
+    return "\n".join(lines)
+
+
 def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float, float]]]:
     """Every protocol run as grouped bars (a group per recipe; per left-out corpus, its one-clip accuracy and,
     hatched, its speaker-adapted accuracy) with the chance line; returns what it drew: recipe -> fold -> (one clip,
@@ -267,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpora", nargs="+", help="NAME=FOLDER for cremad, savee, tess (default: ../shared)")
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs the scripts")
     parser.add_argument("--table", action="store_true", help="print the table of every protocol run and exit")
+    parser.add_argument(
+        "--seeds", action="store_true", help="print mean ± sd over the seeds of recipes run with several, and exit"
+    )
     parser.add_argument("--plot", type=Path, metavar="PNG", help="draw every protocol run's accuracies there and exit")
     parser.add_argument(
         "--rescore",
@@ -276,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(own)
     if args.table:
         print(table())
+        return 0
+    if args.seeds:
+        print(seed_table())
         return 0
     if args.plot:
         plot(args.plot)
