@@ -151,3 +151,13 @@ def test_the_seed_table_groups_a_recipes_seeds_and_nothing_else(tmp_path):
         "| votes | savee | 42, 1, 2 | 0.348 ± 0.047 | 0.298 ± 0.047 | 0.393 / 0.300 / 0.351 | 0.448 ± 0.047 "
         "| 0.450 ± 0.071 (2 of 3 seeds) |  |  | 71-72 min |"
     )
+
+
+def test_the_plot_draws_a_recipes_seeds_as_one_group(tmp_path):
+    for recipe, one, adapted in (("votes", 0.4, 0.5), ("votes_seed1", 0.3, 0.4), ("votes_seed2", 0.2, 0.6)):
+        (tmp_path / f"loco_{recipe}").mkdir()
+        row = {"one_clip": {"accuracy": one}, "speaker_adapted": {"accuracy": adapted}}
+        (tmp_path / f"loco_{recipe}" / "savee.json").write_text(json.dumps(row))
+    drawn = loco.plot(tmp_path / "loco.png", tmp_path)
+    assert list(drawn) == ["votes"]
+    assert drawn["votes"]["savee"] == pytest.approx((0.3, 0.5))

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -221,6 +222,14 @@ def _seed(row: dict) -> int | None:
     return int(seeds[-1]) if seeds else None
 
 
+def _seed_groups(results: Path) -> dict[tuple[str, str], list[dict]]:
+    """(recipe, fold) -> its rows, where `NAME_seedN` counts as NAME: the same command with another `--seed`."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for recipe, fold, row in _rows(results):
+        groups.setdefault((re.sub(r"_seed\d+$", "", recipe), fold), []).append(row)
+    return groups
+
+
 def _over_seeds(rows: list[dict], get) -> str:
     """mean ± sd of `get(row)` over the rows that have it, saying how many when some do not."""
     values = [value for value in map(get, rows) if value is not None]
@@ -232,9 +241,7 @@ def _over_seeds(rows: list[dict], get) -> str:
 def seed_table(results: Path = RESULTS) -> str:
     """The recipes run with several seeds (`loco_NAME` and `loco_NAME_seedN`, the same command but `--seed`), per
     fold: mean ± sample sd over the seeds, and each seed's one-clip accuracy. A fold with one seed is left out."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for recipe, fold, row in _rows(results):
-        groups.setdefault((re.sub(r"_seed\d+$", "", recipe), fold), []).append(row)
+    groups = _seed_groups(results)
 
     def score(key: str, metric: str = "accuracy"):
         return lambda row: (row.get(key) or {}).get(metric)
@@ -264,16 +271,23 @@ def seed_table(results: Path = RESULTS) -> str:
 
 def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float, float]]]:
     """Every protocol run as grouped bars (a group per recipe; per left-out corpus, its one-clip accuracy and,
-    hatched, its speaker-adapted accuracy) with the chance line; returns what it drew: recipe -> fold -> (one clip,
-    adapted)."""
+    hatched, its speaker-adapted accuracy) with the chance line; a recipe run with several seeds (`NAME_seedN`) is
+    one group, its bars the means and its error bars one standard deviation. Returns what it drew: recipe -> fold ->
+    (one clip, adapted)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     drawn: dict[str, dict[str, tuple[float, float]]] = {}
-    for recipe, fold, row in _rows(results):
-        drawn.setdefault(recipe, {})[fold] = (row["one_clip"]["accuracy"], row["speaker_adapted"]["accuracy"])
+    spread: dict[str, dict[str, tuple[float, float]]] = {}
+    seeds: dict[str, int] = {}
+    for (recipe, fold), rows in _seed_groups(results).items():
+        seeds[recipe] = max(seeds.get(recipe, 0), len(rows))
+        kinds = [[row[kind]["accuracy"] for row in rows] for kind in ("one_clip", "speaker_adapted")]
+        drawn.setdefault(recipe, {})[fold] = tuple(statistics.mean(values) for values in kinds)
+        if len(rows) > 1:
+            spread.setdefault(recipe, {})[fold] = tuple(statistics.stdev(values) for values in kinds)
     if not drawn:
         raise SystemExit(f"error: --plot: no protocol run in {results} (loco_NAME/FOLD.json)")
     folds = [fold for fold in FOLDS if any(fold in runs for runs in drawn.values())]
@@ -288,17 +302,23 @@ def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float
                 if fold in runs
             ]
             heights = [runs[fold][offset] for runs in drawn.values() if fold in runs]
+            errors = [
+                spread.get(recipe, {}).get(fold, (0.0, 0.0))[offset] for recipe, runs in drawn.items() if fold in runs
+            ]
             axes.bar(
                 positions,
                 heights,
                 width,
+                yerr=errors if any(errors) else None,
+                capsize=2,
                 color=colour,
                 hatch=hatch,
                 alpha=0.6 if hatch else 1.0,
                 label=f"{fold}: {kind}",
             )
     axes.axhline(1 / 6, color="grey", linestyle=":", label="chance (6 classes)")
-    axes.set_xticks(range(len(drawn)), list(drawn), rotation=20, ha="right", fontsize=8)
+    names = [f"{recipe} ({seeds[recipe]} seeds)" if seeds[recipe] > 1 else recipe for recipe in drawn]
+    axes.set_xticks(range(len(drawn)), names, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel("accuracy on the left-out corpus")
     axes.set_ylim(0, 1)
     axes.set_title("Leave one corpus out: scored on the corpus never heard", fontsize=10)
