@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 from safetensors import safe_open
 
+from litecnn_ser.metrics import mean_sd
 from litecnn_ser.model_card import (
     CORPORA,
     HUMAN_VOICE_ONLY,
@@ -92,14 +93,39 @@ def cross_corpus_rows(evaluations: dict[str, dict]) -> list[str]:
     return rows
 
 
-def read_loco(folder: Path) -> tuple[str, list[dict]]:
-    """(the folder's name, its rows) of a leave-one-corpus-out run (`experiments/cross_corpus/loco.py`'s
-    `experiments/results/loco_NAME/FOLD.json`); a clear error when it holds none."""
+SEED_SUFFIX = re.compile(r"_seed\d+$")
+"""`loco_NAME_seedN` beside `loco_NAME`: the same recipe, its command with another `--seed`."""
+
+
+def training_seed(row: dict) -> int | None:
+    """The seed a protocol row's own training command used (its last `--seed`), or None."""
+    command = row.get("train_command", "").split()
+    seeds = [command[i + 1] for i, word in enumerate(command[:-1]) if word == "--seed"]
+    return int(seeds[-1]) if seeds else None
+
+
+def _loco_rows(folder: Path) -> list[dict]:
     rows = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
     # the `none` fold scores CREMA-D's validation actors of a model that heard the other corpora: not a corpus left out
-    rows = [row for row in rows if "scored_on" in row and "one_clip" in row and row.get("fold") != "none"]
+    return [row for row in rows if "scored_on" in row and "one_clip" in row and row.get("fold") != "none"]
+
+
+def read_loco(folder: Path) -> tuple[str, list[dict]]:
+    """(the folder's name, its rows) of a leave-one-corpus-out run (`experiments/cross_corpus/loco.py`'s
+    `experiments/results/loco_NAME/FOLD.json`); a clear error when it holds none. Each row's `seeds` lists (seed,
+    one-clip accuracy) of its fold in this folder and in the recipe's reruns with other seeds beside it
+    (`loco_NAME_seedN`)."""
+    rows = _loco_rows(folder)
     if not rows:
         raise ReleaseError(f"--loco {folder}: no leave-one-corpus-out rows (FOLD.json files written by loco.py)")
+    reruns = [
+        path
+        for path in sorted(folder.parent.glob(f"{folder.name}_seed*"))
+        if SEED_SUFFIX.sub("", path.name) == folder.name
+    ]
+    for row in rows:
+        runs = [row] + [other for path in reruns for other in _loco_rows(path) if other.get("fold") == row.get("fold")]
+        row["seeds"] = [(training_seed(run), run["one_clip"]["accuracy"]) for run in runs]
     return folder.name, rows
 
 
@@ -111,6 +137,13 @@ def _accuracy(scores: dict | None) -> str:
     return _percent(scores["accuracy"]) if scores else "n/a"
 
 
+def _over_seeds(seeds: list[tuple[int | None, float]]) -> str:
+    if len(seeds) < 2:
+        return "one seed"
+    names = ", ".join("?" if seed is None else str(seed) for seed, _ in seeds)
+    return f"{mean_sd([accuracy for _, accuracy in seeds])} (seeds {names})"
+
+
 def loco_rows(rows: list[dict]) -> list[str]:
     lines = []
     for row in rows:
@@ -118,7 +151,8 @@ def loco_rows(rows: list[dict]) -> list[str]:
         lines.append(
             f"| {_name(row['scored_on'])} | {' + '.join(map(_name, row['trained_on']))} | {one['num_clips']} "
             f"| {_percent(one['accuracy'])} / {_percent(one['uar'])} "
-            f"| {_accuracy(row.get('recording_adapted'))} | {_accuracy(row.get('speaker_adapted'))} |"
+            f"| {_accuracy(row.get('recording_adapted'))} | {_accuracy(row.get('speaker_adapted'))} "
+            f"| {_over_seeds(row.get('seeds', []))} |"
         )
     return lines
 
@@ -141,10 +175,12 @@ def _other_corpora(
         name, rows = loco
         mix += f"""
 
-Its recipe under that protocol (`experiments/results/{name}/`, each row's training command in its file; one seed):
+Its recipe under that protocol (`experiments/results/{name}/`, each row's training command in its file, the
+model's own seed; the last column: one-clip accuracy, mean ± sd over the recipe's runs with other seeds too,
+`experiments/results/{name}_seedN/`):
 
-| left out | trained on | clips | one clip: accuracy / UAR | centred over the corpus: accuracy | speaker-adapted accuracy |
-|---|---|---:|---:|---:|---:|
+| left out | trained on | clips | one clip: accuracy / UAR | centred over the corpus: accuracy | speaker-adapted accuracy | one clip over seeds |
+|---|---|---:|---:|---:|---:|---:|
 {chr(10).join(loco_rows(rows))}"""
     rows = cross_corpus_rows(evaluations)
     if not rows:

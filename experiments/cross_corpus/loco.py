@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ import time
 from pathlib import Path
 
 from litecnn_ser.metrics import mean_sd
+from litecnn_ser.release import SEED_SUFFIX, training_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "experiments" / "results"
@@ -215,18 +215,11 @@ def table(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
-def _seed(row: dict) -> int | None:
-    """The training seed a row's own command used (its last `--seed`), or None."""
-    command = shlex.split(row.get("train_command", ""))
-    seeds = [command[i + 1] for i, word in enumerate(command[:-1]) if word == "--seed"]
-    return int(seeds[-1]) if seeds else None
-
-
 def _seed_groups(results: Path) -> dict[tuple[str, str], list[dict]]:
     """(recipe, fold) -> its rows, where `NAME_seedN` counts as NAME: the same command with another `--seed`."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for recipe, fold, row in _rows(results):
-        groups.setdefault((re.sub(r"_seed\d+$", "", recipe), fold), []).append(row)
+        groups.setdefault((SEED_SUFFIX.sub("", recipe), fold), []).append(row)
     return groups
 
 
@@ -254,8 +247,8 @@ def seed_table(results: Path = RESULTS) -> str:
     for (recipe, fold), rows in groups.items():
         if len(rows) < 2:
             continue
-        rows.sort(key=lambda row: (_seed(row) != 42, _seed(row) or 0))
-        seeds = [_seed(row) for row in rows]
+        rows.sort(key=lambda row: (training_seed(row) != 42, training_seed(row) or 0))
+        seeds = [training_seed(row) for row in rows]
         per_seed = " / ".join(f"{row['one_clip']['accuracy']:.3f}" for row in rows)
         walls = [row["training_wall_time_s"] / 60 for row in rows if row.get("training_wall_time_s")]
         lines.append(
