@@ -250,14 +250,16 @@ def seed_table(results: Path = RESULTS) -> str:
         rows.sort(key=lambda row: (training_seed(row) != 42, training_seed(row) or 0))
         seeds = [training_seed(row) for row in rows]
         per_seed = " / ".join(f"{row['one_clip']['accuracy']:.3f}" for row in rows)
-        walls = [row["training_wall_time_s"] / 60 for row in rows if row.get("training_wall_time_s")]
+        walls = sorted(
+            {f"{row['training_wall_time_s'] / 60:.0f}" for row in rows if row.get("training_wall_time_s")}, key=int
+        )
         lines.append(
             f"| {recipe} | {'none (CREMA-D validation actors)' if fold == 'none' else fold} | "
             f"{', '.join('?' if seed is None else str(seed) for seed in seeds)} | "
             f"{_over_seeds(rows, score('one_clip'))} | {_over_seeds(rows, score('one_clip', 'uar'))} | {per_seed} | "
             f"{_over_seeds(rows, score('speaker_adapted'))} | {_over_seeds(rows, score('recording_adapted'))} | "
             f"{_over_seeds(rows, score('adabn'))} | {_over_seeds(rows, score('validation'))} | "
-            f"{f'{min(walls):.0f}-{max(walls):.0f} min' if walls else ''} |"
+            f"{'-'.join(dict.fromkeys((walls[0], walls[-1]))) + ' min' if walls else ''} |"
         )
     return "\n".join(lines)
 
