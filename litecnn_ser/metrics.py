@@ -11,11 +11,13 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 
-def mean_sd(values: list[float]) -> str:
-    """`0.573 ± 0.008`: the mean and sample standard deviation of runs that differ by seed; one run, its number."""
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+def mean_sd(values: list[float], of: int | None = None) -> str:
+    """`0.573 ± 0.008`: the mean and sample standard deviation of runs that differ by seed; one run, its number.
+    `of`: how many seeds the row has, when some lack this column (`0.450 ± 0.071 (2 of 3 seeds)`)."""
+    text = (
+        f"{values[0]:.3f}" if len(values) == 1 else f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+    )
+    return text if of is None or len(values) == of else f"{text} ({len(values)} of {of} seeds)"
 
 
 class LabelledMetrics:

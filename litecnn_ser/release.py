@@ -119,12 +119,13 @@ def read_loco(folder: Path) -> tuple[str, list[dict]]:
     if not rows:
         raise ReleaseError(f"--loco {folder}: no leave-one-corpus-out rows (FOLD.json files written by loco.py)")
     reruns = [
-        path
+        rerun
         for path in sorted(folder.parent.glob(f"{folder.name}_seed*"))
         if SEED_SUFFIX.sub("", path.name) == folder.name
+        for rerun in _loco_rows(path)
     ]
     for row in rows:
-        runs = [row] + [other for path in reruns for other in _loco_rows(path) if other.get("fold") == row.get("fold")]
+        runs = [row] + [rerun for rerun in reruns if rerun.get("fold") == row.get("fold")]
         row["seeds"] = [(training_seed(run), run["one_clip"]["accuracy"]) for run in runs]
     return folder.name, rows
 

@@ -121,7 +121,7 @@ def _partial(values: list[float], seeds: int) -> str:
     """A column some seeds lack (a model that did not survive to be scored again) says over how many it is."""
     if not values:
         return "n/a"
-    return mean_sd(values) + ("" if len(values) == seeds else f" ({len(values)} of {seeds} seeds)")
+    return mean_sd(values, of=seeds)
 
 
 def _last_epoch_accuracy(folder: Path) -> float | None:

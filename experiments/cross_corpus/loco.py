@@ -228,7 +228,7 @@ def _over_seeds(rows: list[dict], get) -> str:
     values = [value for value in map(get, rows) if value is not None]
     if not values:
         return ""
-    return mean_sd(values) + ("" if len(values) == len(rows) else f" ({len(values)} of {len(rows)} seeds)")
+    return mean_sd(values, of=len(rows))
 
 
 def seed_table(results: Path = RESULTS) -> str:
