@@ -161,3 +161,10 @@ def test_the_plot_draws_a_recipes_seeds_as_one_group(tmp_path):
     drawn = loco.plot(tmp_path / "loco.png", tmp_path)
     assert list(drawn) == ["votes"]
     assert drawn["votes"]["savee"] == pytest.approx((0.3, 0.5))
+
+
+def test_a_plot_label_names_the_folds_its_error_bars_cover():
+    # only the folds run with several seeds are named: a fold run once must not borrow another fold's count
+    assert loco.seed_label("votes", {"savee": 3, "tess": 3, "cremad": 1}) == "votes (3 seeds: savee, tess)"
+    assert loco.seed_label("votes", {"savee": 3, "tess": 2}) == "votes (seeds: savee 3, tess 2)"
+    assert loco.seed_label("votes", {"savee": 1, "tess": 1}) == "votes"

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import statistics
@@ -264,6 +265,17 @@ def seed_table(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def seed_label(recipe: str, seeds: dict[str, int]) -> str:
+    """A recipe's tick label saying which folds its error bars cover: `votes (3 seeds: savee, tess)`, or with
+    uneven counts `votes (seeds: savee 3, tess 2)`; a recipe run once per fold is its bare name."""
+    several = {fold: count for fold, count in seeds.items() if count > 1}
+    if not several:
+        return recipe
+    if len(set(several.values())) == 1:
+        return f"{recipe} ({next(iter(several.values()))} seeds: {', '.join(several)})"
+    return f"{recipe} (seeds: {', '.join(f'{fold} {count}' for fold, count in several.items())})"
+
+
 def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float, float]]]:
     """Every protocol run as grouped bars (a group per recipe; per left-out corpus, its one-clip accuracy and,
     hatched, its speaker-adapted accuracy) with the chance line; a recipe run with several seeds (`NAME_seedN`) is
@@ -276,9 +288,9 @@ def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float
 
     drawn: dict[str, dict[str, tuple[float, float]]] = {}
     spread: dict[str, dict[str, tuple[float, float]]] = {}
-    seeds: dict[str, int] = {}
+    seeds: dict[str, dict[str, int]] = {}
     for (recipe, fold), rows in _seed_groups(results).items():
-        seeds[recipe] = max(seeds.get(recipe, 0), len(rows))
+        seeds.setdefault(recipe, {})[fold] = len(rows)
         kinds = [[row[kind]["accuracy"] for row in rows] for kind in ("one_clip", "speaker_adapted")]
         drawn.setdefault(recipe, {})[fold] = tuple(statistics.mean(values) for values in kinds)
         if len(rows) > 1:
@@ -297,14 +309,17 @@ def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float
                 if fold in runs
             ]
             heights = [runs[fold][offset] for runs in drawn.values() if fold in runs]
+            # NaN, not 0, where a fold has one seed: no zero-height cap pretending to be a spread
             errors = [
-                spread.get(recipe, {}).get(fold, (0.0, 0.0))[offset] for recipe, runs in drawn.items() if fold in runs
+                spread.get(recipe, {}).get(fold, (math.nan, math.nan))[offset]
+                for recipe, runs in drawn.items()
+                if fold in runs
             ]
             axes.bar(
                 positions,
                 heights,
                 width,
-                yerr=errors if any(errors) else None,
+                yerr=errors if not all(map(math.isnan, errors)) else None,
                 capsize=2,
                 color=colour,
                 hatch=hatch,
@@ -312,7 +327,7 @@ def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float
                 label=f"{fold}: {kind}",
             )
     axes.axhline(1 / 6, color="grey", linestyle=":", label="chance (6 classes)")
-    names = [f"{recipe} ({seeds[recipe]} seeds)" if seeds[recipe] > 1 else recipe for recipe in drawn]
+    names = [seed_label(recipe, seeds[recipe]) for recipe in drawn]
     axes.set_xticks(range(len(drawn)), names, rotation=20, ha="right", fontsize=8)
     axes.set_ylabel("accuracy on the left-out corpus")
     axes.set_ylim(0, 1)
