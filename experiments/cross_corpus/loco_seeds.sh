@@ -10,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${1:-../shared/datasets}
 PY=${PY:-.venv/bin/python}
+for need in crema-d/AudioFLAC crema-d/tabulatedVotes.csv savee tess; do
+  [ -e "$S/$need" ] || { echo "error: $S/$need: not found (usage: loco_seeds.sh [SHARED])" >&2; exit 2; }
+done
 mkdir -p runs
 export OMP_NUM_THREADS=1  # as every committed row: another thread count is another draw
 CORPORA=(--corpora cremad=$S/crema-d/AudioFLAC savee=$S/savee tess=$S/tess)
@@ -28,5 +31,8 @@ arm mix_hint3_b05_aug_trim_votes_e10 --hint_features eGeMAPSv02 --hint_weight 3 
 votes=$!
 arm mix_b05_aug_trim_scratch_e10 > runs/loco_seeds_scratch.log 2>&1 &
 scratch=$!
-wait $votes && wait $scratch
+failed=0  # wait for both arms even when one fails, and say which and where its log is
+wait $votes || { failed=1; echo "error: the votes arm failed: see runs/loco_seeds_votes.log" >&2; }
+wait $scratch || { failed=1; echo "error: the from-scratch arm failed: see runs/loco_seeds_scratch.log" >&2; }
 $PY experiments/cross_corpus/loco.py --seeds
+exit $failed
