@@ -51,11 +51,8 @@ from litecnn_ser.adaptation import ADAPTATION_ASSUMPTION
 from litecnn_ser.loading import SHIPPED_MODEL, model_error, names_a_model
 from litecnn_ser.reporting import (
     ADAPTED_NOTE,
-    adaptation_error,
-    add_recording_argument,
-    add_stream_arguments,
-    check_stream_arguments,
     classify_paths,
+    parse_classify_arguments,
     print_results,
 )
 from litecnn_ser.scoring import AdaptationError, classify_windows, model_windows
@@ -118,11 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "file (AdaBN; the model in memory only, the saved files untouched). Needs at least 2 files; not with "
         f"--stream. {ADAPTATION_ASSUMPTION}",
     )
-    add_recording_argument(parser)
-    add_stream_arguments(parser)
-    args = parser.parse_args(argv)
-    check_stream_arguments(parser, args)
-    problem = adaptation_error(args)
+    args, problem = parse_classify_arguments(parser, argv)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

@@ -40,11 +40,8 @@ import onnxruntime
 from data.audio import SAMPLING_RATE
 from litecnn_ser.loading import SHIPPED_ONNX, shipped_model_missing_message
 from litecnn_ser.reporting import (
-    adaptation_error,
-    add_recording_argument,
-    add_stream_arguments,
-    check_stream_arguments,
     classify_paths,
+    parse_classify_arguments,
     print_results,
 )
 from litecnn_ser.scoring import AdaptationError, classify_windows, stream_results
@@ -150,11 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per file (per window with --stream)")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores)")
-    add_stream_arguments(parser)
-    add_recording_argument(parser)
-    args = parser.parse_args(argv)
-    check_stream_arguments(parser, args)
-    problem = adaptation_error(args)
+    args, problem = parse_classify_arguments(parser, argv)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

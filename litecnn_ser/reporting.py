@@ -73,6 +73,18 @@ def adaptation_error(args: argparse.Namespace) -> str | None:
     return None
 
 
+def parse_classify_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> tuple[argparse.Namespace, str | None]:
+    """Adds the streaming and `--adapt_recording` flags, parses `argv` (a bad window or hop stops with the usage),
+    and returns the arguments with `adaptation_error`'s verdict, for the caller to print as its one-line error."""
+    add_stream_arguments(parser)
+    add_recording_argument(parser)
+    args = parser.parse_args(argv)
+    check_stream_arguments(parser, args)
+    return args, adaptation_error(args)
+
+
 def print_stream(name: str, results: Iterable[dict], as_json: bool) -> int:
     """Prints a stream's results as they come (JSON lines or a table); returns how many there were."""
     count = 0
