@@ -26,7 +26,12 @@ from data.audio import SAMPLING_RATE
 from data.functionals import FEATURE_SETS
 from data.views import View, view_grid
 from litecnn_ser.arguments import DataArguments, parse_args
-from litecnn_ser.distillation import DistillationTrainer, DistillationTrainingArguments, attach_hint_head
+from litecnn_ser.distillation import (
+    DistillationTrainer,
+    DistillationTrainingArguments,
+    attach_corpus_head,
+    attach_hint_head,
+)
 from litecnn_ser.metrics import metrics_from_logits
 from litecnn_ser.model_card import write_model_card
 from litecnn_ser.splits import TRAINING_DATA_KEY, label_names, load_splits, training_data_record
@@ -230,6 +235,20 @@ def feature_hints(model_args, training_args, splits) -> FeatureHints | None:
             raise SystemExit(f"error: {error}") from None
 
 
+def adversarial_corpora(training_args, splits) -> list[str] | None:
+    """The training corpora the corpus-adversarial head tells apart (in order of appearance), when it is asked for."""
+    if training_args.corpus_adversarial_weight == 0:
+        return None
+    train = splits["train"]
+    corpora = list(dict.fromkeys(train["corpus"])) if "corpus" in train.column_names else []
+    if len(corpora) < 2:
+        raise SystemExit(
+            f"error: --corpus_adversarial_weight {training_args.corpus_adversarial_weight:g}: the training clips come "
+            f"from {'one corpus' if corpora else 'a single corpus folder'}; give a mix (several --data_dir)"
+        )
+    return corpora
+
+
 def ensemble_metrics(teachers: list, validation) -> dict:
     """The ensemble's own validation accuracy, UAR and macro-F1 (each member's validation logits are cached too)."""
     logits = [cached_logits(teacher, validation, [View()])[0][0] for teacher in teachers]
@@ -278,13 +297,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     hints = feature_hints(model_args, training_args, splits)
     if hints is not None:
         attach_hint_head(model, hints.num_features)
+    corpora = adversarial_corpora(training_args, splits)
+    if corpora is not None:
+        attach_corpus_head(model, len(corpora))
+        model.config.corpus_adversarial = {
+            "weight": training_args.corpus_adversarial_weight,
+            "corpora": corpora,
+            "how": "corpus head behind a gradient reversal (Ganin's ramp), training only",
+        }
     setattr(model.config, TRAINING_DATA_KEY, data_record)
     model.config.distillation = distilled_from
     if training_args.mixup_alpha > 0:  # said only when used: a paper-recipe config is unchanged
         model.config.mixup = {"alpha": training_args.mixup_alpha, "how": "waveforms and every loss term"}
     if hints is not None:
         model.config.feature_hint = {**hints.describe(), "hint_weight": training_args.hint_weight}
-    train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets, hints)
+    train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets, hints, corpora)
     logger.info(
         "student: LiteCNN, %d parameters, %s", model.num_parameters(), "distilled" if targets else "from scratch"
     )

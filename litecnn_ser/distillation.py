@@ -16,6 +16,13 @@ mixed with a shuffled copy of the batch, `lam * x + (1 - lam) * x[perm]` with `l
 `lam * loss(targets) + (1 - lam) * loss(targets[perm])` for every term (labels, teacher logits, hints). A voice
 heard over another clip's voice, room and microphone cannot be recognised by its recording alone. `lam` and `perm`
 are drawn from the run's seed and the optimizer step, so a resumed run mixes exactly as an uninterrupted one.
+
+A corpus-adversarial head (`--corpus_adversarial_weight`, domain-adversarial training, Ganin & Lempitsky, 2015; off
+by default) adds `weight * CE(head(reverse(pooled embedding)), corpus)` on a mix of corpora: a small MLP, used in
+training only and dropped from the saved model like the hint head, learns which corpus a training clip came from,
+while the gradient reversal hands the embedding the opposite gradient, scaled by `2 / (1 + exp(-10 p)) - 1` at
+training progress `p` (Ganin's ramp: the head learns before the embedding is pushed), so that the recording setup
+of a corpus becomes what the embedding cannot tell.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from torch.nn import functional as F
 
 from litecnn_ser.arguments import PaperTrainingArguments
 from litecnn_ser.trainer import MeanLossTrainer
-from litecnn_ser.transforms import HINT_TARGETS, TEACHER_LOGITS
+from litecnn_ser.transforms import CORPUS_LABELS, HINT_TARGETS, TEACHER_LOGITS
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +69,14 @@ class DistillationTrainingArguments(PaperTrainingArguments):
     hint_weight: float = field(
         default=1.0, metadata={"help": "Weight of the feature-hint MSE (only with --hint_features)."}
     )
+    corpus_adversarial_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of a corpus-adversarial head behind a gradient reversal: the pooled embedding learns to "
+            "hide which training corpus a clip came from (litecnn_ser/distillation.py; needs a mix of corpora). "
+            "0: off (the paper)."
+        },
+    )
     mixup_alpha: float = field(
         default=0.0,
         metadata={
@@ -78,6 +93,10 @@ class DistillationTrainingArguments(PaperTrainingArguments):
             raise ValueError(f"--temperature must be positive, got {self.temperature}")
         if self.hint_weight < 0:
             raise ValueError(f"--hint_weight must be non-negative, got {self.hint_weight}")
+        if self.corpus_adversarial_weight < 0:
+            raise ValueError(
+                f"--corpus_adversarial_weight must be non-negative (0: off), got {self.corpus_adversarial_weight}"
+            )
         if self.mixup_alpha < 0:
             raise ValueError(f"--mixup_alpha must be non-negative (0: off), got {self.mixup_alpha}")
 
@@ -92,6 +111,41 @@ def attach_hint_head(model: nn.Module, num_features: int) -> nn.Linear:
     head = nn.Linear(model.config.hidden_size, num_features)
     setattr(model, HINT_HEAD, head)
     return head
+
+
+CORPUS_HEAD = "corpus_head"
+"""Attribute of the student that holds the corpus-adversarial head while it trains (never in the saved model)."""
+TRAINING_HEADS = (HINT_HEAD, CORPUS_HEAD)
+
+
+def attach_corpus_head(model: nn.Module, num_corpora: int, hidden: int = 128) -> nn.Module:
+    """The corpus discriminator (pooled embedding -> one logit per training corpus), registered like the hint head."""
+    head = nn.Sequential(nn.Linear(model.config.hidden_size, hidden), nn.ReLU(), nn.Linear(hidden, num_corpora))
+    setattr(model, CORPUS_HEAD, head)
+    return head
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return tensor.view_as(tensor)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad, None
+
+
+def reverse_gradient(tensor: torch.Tensor, scale: float) -> torch.Tensor:
+    """The identity forward; backward, the gradient times `-scale` (the gradient reversal layer)."""
+    return _ReverseGradient.apply(tensor, scale)
+
+
+def reversal_scale(step: int, max_steps: int) -> float:
+    """Ganin's ramp `2 / (1 + exp(-10 p)) - 1` at progress `p = step / max_steps`: 0 at the start, near 1 from
+    half-way; a function of the step alone (exact resume)."""
+    progress = min(step / max_steps, 1.0) if max_steps > 0 else 1.0
+    return float(2.0 / (1.0 + np.exp(-10.0 * progress)) - 1.0)
 
 
 def mixup_draw(seed: int, step: int, batch_size: int, alpha: float) -> tuple[float, torch.Tensor]:
@@ -112,29 +166,36 @@ def mix_inputs(inputs: dict, lam: float, index: torch.Tensor) -> dict:
 class DistillationTrainer(MeanLossTrainer):
     """A `Trainer` whose loss is `distillation_loss` when the batch carries `teacher_logits`, cross-entropy otherwise
     (evaluation batches carry none, so validation loss is the same cross-entropy with and without a teacher), plus
-    the feature-hint term when the batch carries `hint_targets` (training batches of a run with `--hint_features`)."""
+    the feature-hint term when the batch carries `hint_targets` (training batches of a run with `--hint_features`)
+    and the corpus-adversarial term when it carries `corpus_labels` (`--corpus_adversarial_weight`)."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         teacher_logits = inputs.pop(TEACHER_LOGITS, None)
         hints = inputs.pop(HINT_TARGETS, None)
+        corpora = inputs.pop(CORPUS_LABELS, None)
         labels = inputs.pop("labels")
         mixup = None
         if model.training and self.args.mixup_alpha > 0:
             mixup = mixup_draw(self.args.seed, self.state.global_step, len(labels), self.args.mixup_alpha)
             inputs = mix_inputs(inputs, *mixup)
         embedding = []
-        if hints is not None:  # the pooled embedding: the very tensor the classifier reads (one graph, one backward)
+        heads = hints is not None or corpora is not None
+        if heads:  # the pooled embedding: the very tensor the classifier reads (one graph, one backward)
             student = self.accelerator.unwrap_model(model)
             hook = student.classifier.register_forward_pre_hook(lambda module, args: embedding.append(args[0]))
         try:
             outputs = model(**inputs)
         finally:
-            if hints is not None:
+            if heads:
                 hook.remove()
-        # the hint head's prediction from the pooled embedding (B, hidden_size), once for both mixup terms
+        # the training heads' outputs from the pooled embedding (B, hidden_size), once for both mixup terms
         predicted = getattr(student, HINT_HEAD)(embedding[0]) if hints is not None else None
+        corpus_logits = None
+        if corpora is not None:
+            scale = reversal_scale(self.state.global_step, self.state.max_steps)
+            corpus_logits = getattr(student, CORPUS_HEAD)(reverse_gradient(embedding[0], scale))
 
-        def loss_for(labels, teacher_logits, hints):
+        def loss_for(labels, teacher_logits, hints, corpora):
             if teacher_logits is None:
                 loss = F.cross_entropy(outputs.logits, labels)
             else:
@@ -143,18 +204,23 @@ class DistillationTrainer(MeanLossTrainer):
                 )
             if hints is not None:
                 loss = loss + self.args.hint_weight * F.mse_loss(predicted, hints.to(predicted))
+            if corpora is not None:
+                loss = loss + self.args.corpus_adversarial_weight * F.cross_entropy(corpus_logits, corpora.long())
             return loss
 
+        targets = (labels, teacher_logits, hints, corpora)
         if mixup is None:
-            loss = loss_for(labels, teacher_logits, hints)
+            loss = loss_for(*targets)
         else:
             lam, index = mixup
-            shuffled = [None if target is None else target[index] for target in (labels, teacher_logits, hints)]
-            loss = lam * loss_for(labels, teacher_logits, hints) + (1.0 - lam) * loss_for(*shuffled)
+            shuffled = [None if target is None else target[index] for target in targets]
+            loss = lam * loss_for(*targets) + (1.0 - lam) * loss_for(*shuffled)
         return (loss, outputs) if return_outputs else loss
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
-        """Checkpoints keep the hint head (an exact resume needs it); the final model is the plain student."""
-        if not _internal_call and hasattr(self.model, HINT_HEAD):
-            delattr(self.model, HINT_HEAD)
+        """Checkpoints keep the training heads (an exact resume needs them); the final model is the plain student."""
+        if not _internal_call:
+            for head in TRAINING_HEADS:
+                if hasattr(self.model, head):
+                    delattr(self.model, head)
         super().save_model(output_dir, _internal_call)

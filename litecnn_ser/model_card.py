@@ -63,7 +63,8 @@ def _how_trained(distillation: dict | None) -> str:
 
 
 def describe_training(config: dict) -> str:
-    """How a student was trained, from its `config.json`: teacher(s), feature hint, mixup, the stem's normalisation."""
+    """How a student was trained, from its `config.json`: teacher(s), feature hint, corpus-adversarial head, mixup,
+    the stem's normalisation."""
     how = _how_trained(config.get("distillation"))
     hint = config.get("feature_hint")
     if hint:
@@ -71,6 +72,13 @@ def describe_training(config: dict) -> str:
             f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals"
             f"{' (standardised within each speaker)' if hint.get('normalization') == 'per speaker' else ''} "
             f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
+        )
+    adversarial = config.get("corpus_adversarial")
+    if adversarial:
+        how += (
+            f", its pooled embedding trained to hide which of {len(adversarial['corpora'])} training corpora "
+            f"({', '.join(adversarial['corpora'])}) a clip came from (a corpus head behind a gradient reversal, "
+            f"weight {adversarial['weight']:g}, used in training only)"
         )
     mixup = config.get("mixup")
     if mixup:

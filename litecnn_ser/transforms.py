@@ -26,6 +26,8 @@ TEACHER_LOGITS = "teacher_logits"
 """Name of the per-clip teacher logits in a training batch."""
 HINT_TARGETS = "hint_targets"
 """Name of the per-clip feature-hint targets in a training batch (`--hint_features`)."""
+CORPUS_LABELS = "corpus_labels"
+"""Name of the per-clip training-corpus index in a training batch (`--corpus_adversarial_weight`)."""
 
 
 class AudioTransform:
@@ -36,7 +38,8 @@ class AudioTransform:
     never from a running random state: a run resumed from a checkpoint sees exactly the crops an uninterrupted run
     sees (`EpochCallback` tells the transform the epoch). `targets` adds the teacher's logits of each clip, or of
     the view of it that the student gets (view-consistent distillation); `hints` each clip's feature-hint targets
-    (anything with `lookup(clip_id)`, see `teachers.FeatureHints`)."""
+    (anything with `lookup(clip_id)`, see `teachers.FeatureHints`); `corpora` the training corpora's names, in the
+    order of the corpus-adversarial head's outputs (each clip gets its corpus's index)."""
 
     def __init__(
         self,
@@ -49,6 +52,7 @@ class AudioTransform:
         hints=None,
         channel: ChannelAugmentation | None = None,
         trim: bool = False,
+        corpora: list[str] | None = None,
     ):
         self.feature_extractor = feature_extractor
         self.max_samples = max_samples
@@ -59,6 +63,7 @@ class AudioTransform:
         self.hints = hints
         self.channel = channel
         self.trim = trim
+        self.corpora = corpora
         self.epoch = 0
 
     def rng(self, clip_id: str) -> np.random.Generator:
@@ -96,6 +101,8 @@ class AudioTransform:
             output[TEACHER_LOGITS] = soft
         if self.hints is not None:
             output[HINT_TARGETS] = [self.hints.lookup(clip_id) for clip_id in batch["id"]]
+        if self.corpora is not None:
+            output[CORPUS_LABELS] = [self.corpora.index(corpus) for corpus in batch["corpus"]]
         return output
 
 
@@ -134,7 +141,9 @@ class AudioCollator:
             return_tensors="pt",
         )
         batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
-        for key in features[0].keys() - {"input_values", "labels"}:
+        if CORPUS_LABELS in features[0]:
+            batch[CORPUS_LABELS] = torch.tensor([f[CORPUS_LABELS] for f in features], dtype=torch.long)
+        for key in features[0].keys() - {"input_values", "labels", CORPUS_LABELS}:
             batch[key] = torch.tensor(np.stack([f[key] for f in features]), dtype=torch.float32)
         return dict(batch)
 
@@ -146,9 +155,10 @@ def set_transforms(
     seed: int,
     targets=None,
     hints=None,
+    corpora: list[str] | None = None,
 ) -> AudioTransform:
-    """Training clips get the training crop, augmentation and any teacher targets and feature hints; validation
-    clips the first evaluation window. Returns the training transform (for `EpochCallback`)."""
+    """Training clips get the training crop, augmentation and any teacher targets, feature hints and corpus indices;
+    validation clips the first evaluation window. Returns the training transform (for `EpochCallback`)."""
     augmentation = Augmentation(
         speeds=tuple(data_args.speed_perturbation or ()),
         noise_snr_db=tuple(data_args.noise_snr_db) if data_args.noise_snr_db else None,
@@ -165,6 +175,7 @@ def set_transforms(
         hints,
         channel=channel,
         trim=data_args.trim_silence,
+        corpora=corpora,
     )
     splits["train"].set_transform(train_transform)
     validation = AudioTransform(feature_extractor, data_args.eval_max_samples, trim=data_args.trim_silence)

@@ -80,7 +80,12 @@ def test_gradient_equals_autograd_of_the_written_out_formula():
 
 
 @pytest.mark.parametrize(
-    ("flag", "value", "message"), [("alpha", 1.5, "--alpha"), ("temperature", 0.0, "--temperature")]
+    ("flag", "value", "message"),
+    [
+        ("alpha", 1.5, "--alpha"),
+        ("temperature", 0.0, "--temperature"),
+        ("corpus_adversarial_weight", -0.1, "--corpus_adversarial_weight"),
+    ],
 )
 def test_bad_arguments(tmp_path, flag, value, message):
     with pytest.raises(ValueError, match=message):
@@ -180,3 +185,44 @@ def test_mixup_draws_depend_on_the_seed_and_step_only_and_never_touch_evaluation
 def test_negative_mixup_alpha_is_refused(tmp_path):
     with pytest.raises(ValueError, match="--mixup_alpha"):
         DistillationTrainingArguments(output_dir=str(tmp_path), mixup_alpha=-0.1)
+
+
+def test_the_corpus_head_learns_the_corpus_while_the_embedding_gets_the_reversed_ramped_gradient(tmp_path):
+    """Against the gradients written out without any reversal: the corpus head's own weights get the plain gradient
+    of `weight * CE(corpus)` (it learns to tell the corpora apart), every network weight gets the classification
+    gradient minus `scale` times the corpus gradient (a reversal that forgot the sign, the scale or the ramp fails)."""
+    from litecnn_ser.distillation import CORPUS_HEAD, DistillationTrainer, attach_corpus_head, reversal_scale
+    from litecnn_ser.transforms import CORPUS_LABELS
+
+    assert reversal_scale(0, 100) == 0.0 and reversal_scale(100, 100) == pytest.approx(1.0, abs=1e-4)
+    assert reversal_scale(10, 100) == pytest.approx(2 / (1 + torch.exp(torch.tensor(-1.0)).item()) - 1)
+    model = _tiny_student().train()
+    head = attach_corpus_head(model, 3)
+    generator = torch.Generator().manual_seed(5)
+    x, y, corpora = torch.randn(6, 8000, generator=generator), torch.arange(6), torch.tensor([0, 1, 2, 0, 1, 2])
+    args = DistillationTrainingArguments(
+        output_dir=str(tmp_path), report_to="none", eval_strategy="no", corpus_adversarial_weight=0.7
+    )
+    trainer = DistillationTrainer(model=model, args=args)
+    trainer.state.global_step, trainer.state.max_steps = 30, 100
+    scale = reversal_scale(30, 100)
+    assert 0.9 < scale < 1.0
+    torch.manual_seed(1)
+    trainer.compute_loss(model, {"input_values": x, "labels": y, CORPUS_LABELS: corpora}).backward()
+    network = [p for name, p in model.named_parameters() if not name.startswith(CORPUS_HEAD)]
+    got_network, got_head = [p.grad.clone() for p in network], [p.grad.clone() for p in head.parameters()]
+
+    model.zero_grad()
+    torch.manual_seed(1)
+    pooled = model.litecnn(x).pooler_output
+    classification = torch.nn.functional.cross_entropy(model.classifier(pooled), y)
+    corpus = 0.7 * torch.nn.functional.cross_entropy(head(pooled), corpora)
+    plain = torch.autograd.grad(classification, network, retain_graph=True, allow_unused=True)
+    adversary = torch.autograd.grad(corpus, network + list(head.parameters()), allow_unused=True)
+    for mine, c, a in zip(got_network, plain, adversary[: len(network)]):
+        c = torch.zeros_like(mine) if c is None else c
+        a = torch.zeros_like(mine) if a is None else a
+        torch.testing.assert_close(mine, c - scale * a)
+    assert any(a is not None and a.abs().sum() > 0 for a in adversary[: len(network)])  # the term reaches the net
+    for mine, a in zip(got_head, adversary[len(network) :]):
+        torch.testing.assert_close(mine, a)

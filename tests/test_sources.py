@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import QUICK
+from safetensors.torch import load_file
 
 import eval as eval_script
 import predict
@@ -138,9 +139,10 @@ def test_mixed_training_records_its_corpora(corpus_dir, dataset_cache, tmp_path)
             "--output_dir",
             str(output),
         ]
-        + ["--split", "speaker", "--num_train_epochs", "1", *QUICK]
+        + ["--split", "speaker", "--num_train_epochs", "1", *QUICK, "--corpus_adversarial_weight", "0.5"]
     )
-    record = json.loads((output / "config.json").read_text())["training_data"]
+    config = json.loads((output / "config.json").read_text())
+    record = config["training_data"]
     assert record["corpus"] == "synthetic+ravdess"
     assert record["sources"] == [
         {"corpus": "synthetic", "clips": 288, "speakers": 12},
@@ -149,6 +151,19 @@ def test_mixed_training_records_its_corpora(corpus_dir, dataset_cache, tmp_path)
     card = (output / "README.md").read_text()
     assert "RAVDESS (Livingstone and Russo, 2018)" in card and "12 clips, 2 speakers of the corpus's 24" in card
     assert "model-index" not in card  # a mix publishes no CREMA-D result
+    # the corpus-adversarial head: recorded and described, in the checkpoint (exact resume), not in the model
+    assert config["corpus_adversarial"]["corpora"] == ["synthetic", "ravdess"]
+    assert "hide which of 2 training corpora (synthetic, ravdess)" in card
+    assert not any(key.startswith("corpus_head") for key in load_file(output / "model.safetensors"))
+    (checkpoint,) = output.glob("checkpoint-*")
+    assert any(key.startswith("corpus_head") for key in load_file(checkpoint / "model.safetensors"))
+
+
+def test_the_corpus_adversarial_head_needs_a_mix(corpus_dir, dataset_cache, tmp_path):
+    argv = ["--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, "--output_dir", str(tmp_path / "s")]
+    with pytest.raises(SystemExit, match="--corpus_adversarial_weight 0.5: the training clips come from"):
+        train_student.main([*argv, *QUICK, "--corpus_adversarial_weight", "0.5"])
+    assert not (tmp_path / "s").exists()
 
 
 def test_own_label_set_end_to_end(audiofolder, tmp_path, capsys):
