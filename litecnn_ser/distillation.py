@@ -205,7 +205,7 @@ class DistillationTrainer(MeanLossTrainer):
             if hints is not None:
                 loss = loss + self.args.hint_weight * F.mse_loss(predicted, hints.to(predicted))
             if corpora is not None:
-                loss = loss + self.args.corpus_adversarial_weight * F.cross_entropy(corpus_logits, corpora.long())
+                loss = loss + self.args.corpus_adversarial_weight * F.cross_entropy(corpus_logits, corpora)
             return loss
 
         targets = (labels, teacher_logits, hints, corpora)

@@ -141,10 +141,10 @@ class AudioCollator:
             return_tensors="pt",
         )
         batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
-        if CORPUS_LABELS in features[0]:
-            batch[CORPUS_LABELS] = torch.tensor([f[CORPUS_LABELS] for f in features], dtype=torch.long)
-        for key in features[0].keys() - {"input_values", "labels", CORPUS_LABELS}:
-            batch[key] = torch.tensor(np.stack([f[key] for f in features]), dtype=torch.float32)
+        for key in features[0].keys() - {"input_values", "labels"}:  # targets: indices stay integers
+            values = np.stack([f[key] for f in features])
+            integer = np.issubdtype(values.dtype, np.integer)
+            batch[key] = torch.tensor(values, dtype=torch.long if integer else torch.float32)
         return dict(batch)
 
 
