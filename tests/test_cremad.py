@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections import Counter
@@ -104,7 +105,7 @@ def test_bad_split_arguments(corpus_dir, dataset_cache):
         split_cremad(corpus, "stratified", test_size=1.5)
 
 
-def test_second_call_reuses_the_cache_and_a_changed_folder_does_not(tmp_path):
+def test_second_call_reuses_the_cache_a_copied_folder_too_and_a_changed_folder_does_not(tmp_path):
     clips = write_corpus(tmp_path / "corpus", actors=2, sentences=1, seed=1)
     cache = str(tmp_path / "cache")
     first, _ = prepare_cremad(clips, cache)
@@ -113,6 +114,15 @@ def test_second_call_reuses_the_cache_and_a_changed_folder_does_not(tmp_path):
     second, _ = prepare_cremad(clips, cache)
     assert second.cache_files[0]["filename"] == arrow_file  # the same Arrow file, not a new preparation
     assert time.perf_counter() - started < 5
+    for clip in clips.iterdir():  # copied again in place (new dates, same bytes), as a fresh mount does
+        shutil.copy(clip, tmp_path / clip.name)
+        shutil.move(tmp_path / clip.name, clip)
+        os.utime(clip, ns=(clip.stat().st_atime_ns + 10**9, clip.stat().st_mtime_ns + 10**9))
+    assert prepare_cremad(clips, cache)[0].cache_files[0]["filename"] == arrow_file
+    edited = next(clips.glob("1001_*_SAD_*.wav"))
+    waveform, rate = sf.read(edited)
+    sf.write(edited, waveform * 0.5, rate)  # same name and size, other content: prepared anew
+    assert prepare_cremad(clips, cache)[0].cache_files[0]["filename"] != arrow_file
     shutil.copy(next(clips.glob("1001_IEO_ANG_*.wav")), clips / "1001_TIE_ANG_XX.wav")
     third, _ = prepare_cremad(clips, cache)
     assert len(third) == len(first) + 1 and third.cache_files[0]["filename"] != arrow_file
