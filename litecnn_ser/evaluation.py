@@ -15,7 +15,7 @@ from data.cremad import CremaDError, split_cremad
 from data.sources import load_sources
 from data.views import View
 from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
-from litecnn_ser.scoring import AdaptationError, centre_over_recording
+from litecnn_ser.scoring import AdaptationError, centre_over_recording, check_recording_size
 from litecnn_ser.speaker_adaptation import centre_log_probabilities
 from litecnn_ser.splits import TRAINING_DATA_KEY
 
@@ -56,6 +56,13 @@ def evaluate(
         raise EvaluationError(f"cannot load the model {model_id!r}: {str(error).splitlines()[0]}") from None
     dataset = select_subset(clips, subset, record, model_id, data_dir)
     labels = to_model_labels(dataset, names, model_id)
+    if speaker_adaptation and None in list(dataset["actor_id"]):  # refused before any clip is scored
+        raise SystemExit(f"error: --speaker_adaptation: {data_dir} does not say who speaks each clip")
+    if adapt_recording:
+        try:
+            check_recording_size(len(dataset))
+        except AdaptationError as error:
+            raise EvaluationError(f"{data_dir}: {error}") from None
     logits = score(dataset)
 
     results = {
@@ -69,16 +76,11 @@ def evaluate(
         "metrics": report(logits, labels, names),
     }
     if speaker_adaptation:
-        if None in list(dataset["actor_id"]):
-            raise SystemExit(f"error: --speaker_adaptation: {data_dir} does not say who speaks each clip")
         adapted = centre_log_probabilities(logits, dataset["actor_id"])
         results["speaker_adapted"] = report(adapted, labels, names)
         results["speaker_adaptation"] = "log-probabilities centred per actor (file name), unlabelled clips"
     if adapt_recording:
-        try:
-            centred = centre_over_recording(logits)
-        except AdaptationError as error:
-            raise EvaluationError(f"{data_dir}: {error}") from None
+        centred = centre_over_recording(logits)
         results["recording_adapted"] = report(centred, labels, names)
         results["recording_adaptation"] = "log-probabilities centred over every scored clip, unlabelled clips"
     if output_dir:

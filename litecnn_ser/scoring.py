@@ -67,16 +67,23 @@ def mean_log_probability(probabilities: np.ndarray) -> np.ndarray:
     return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)).mean(axis=0)
 
 
+def check_recording_size(num_files: int) -> None:
+    """`AdaptationError` unless `num_files` are enough to centre over (callers check before scoring anything)."""
+    if num_files < MIN_CLIPS_PER_SPEAKER:
+        raise AdaptationError(
+            f"--adapt_recording needs at least {MIN_CLIPS_PER_SPEAKER} files of one recording setup "
+            f"(got {num_files}): one file's centred scores would be all zero"
+        )
+
+
 def centre_over_recording(log_probabilities: np.ndarray) -> np.ndarray:
     """(files, labels) each file's mean log-probability -> the same centred over all the files: each row
     log-normalised, then the mean over the files subtracted (zero mean per label). Speaker adaptation's
     `centre_log_probabilities` with one group, the recording setup. Needs `MIN_CLIPS_PER_SPEAKER` files."""
     log_probabilities = np.asarray(log_probabilities, dtype=np.float64)
-    if log_probabilities.ndim != 2 or len(log_probabilities) < MIN_CLIPS_PER_SPEAKER:
-        raise AdaptationError(
-            f"--adapt_recording needs at least {MIN_CLIPS_PER_SPEAKER} files of one recording setup "
-            f"(got {len(log_probabilities)}): one file's centred scores would be all zero"
-        )
+    if log_probabilities.ndim != 2:
+        raise AdaptationError(f"--adapt_recording needs (files, labels) scores, got shape {log_probabilities.shape}")
+    check_recording_size(len(log_probabilities))
     return centre_log_probabilities(log_probabilities, ["recording"] * len(log_probabilities)).astype(np.float64)
 
 
