@@ -116,15 +116,10 @@ def load_scorer(model_id: str, batch_size: int, adapt_batch_norm: bool = False):
             heard += ", features standardised over all the scored clips (uses the other clips of the recording)"
         return teacher.logits, teacher.labels, teacher.config.get("training_data") or {}, heard
 
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
-
-    import modeling_litecnn  # noqa: F401  (LiteCNN folders saved without remote code)
     from litecnn_ser.teachers import compute_model_logits
 
-    model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
-    feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)
-    record = getattr(model.config, TRAINING_DATA_KEY, None) or {}
-    window = record.get("eval_max_duration_s") or record.get("max_duration_s")
+    model, feature_extractor, record = load_model(model_id)
+    window = evaluation_window(record)
 
     def score(dataset, view: View | None = None):
         view = view or View(1.0, 0.0, window)
@@ -141,6 +136,22 @@ def load_scorer(model_id: str, batch_size: int, adapt_batch_norm: bool = False):
     if adapt_batch_norm:
         heard += ", batch-norm statistics re-estimated on these clips (AdaBN: uses the other clips, not one-clip)"
     return score, labels, record, heard
+
+
+def load_model(model_id: str):
+    """(model in eval mode, its feature extractor, its training-data record) of a model folder or hub id."""
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    import modeling_litecnn  # noqa: F401  (LiteCNN folders saved without remote code)
+
+    model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
+    feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)
+    return model, feature_extractor, getattr(model.config, TRAINING_DATA_KEY, None) or {}
+
+
+def evaluation_window(record: dict) -> float | None:
+    """The window (s) a model was evaluated on in training, as its record says (None: whole clips)."""
+    return record.get("eval_max_duration_s") or record.get("max_duration_s")
 
 
 def model_inputs(feature_extractor, dataset, view: View, trim: bool) -> list[np.ndarray]:

@@ -31,27 +31,35 @@ sys.path.insert(0, str(ROOT))
 
 from data.sources import load_sources  # noqa: E402
 from data.views import View  # noqa: E402
-from litecnn_ser.evaluation import load_scorer, model_inputs, to_model_labels  # noqa: E402
+from litecnn_ser.evaluation import (  # noqa: E402
+    evaluation_window,
+    load_model,
+    load_scorer,
+    model_inputs,
+    to_model_labels,
+)
+from litecnn_ser.metrics import metrics_from_logits  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "test_time"
 
 
-def accuracy_and_uar(predictions: np.ndarray, labels: np.ndarray) -> dict:
-    recalls = [(predictions[labels == c] == c).mean() for c in np.unique(labels)]
-    return {"accuracy": round(float((predictions == labels).mean()), 4), "uar": round(float(np.mean(recalls)), 4)}
+def accuracy_and_uar(logits: np.ndarray, labels: np.ndarray) -> dict:
+    """The two numbers the JSON keeps, by `metrics_from_logits` (as eval.py), to 4 decimals."""
+    metrics = metrics_from_logits(logits, labels)
+    return {key: round(metrics[key], 4) for key in ("accuracy", "uar")}
 
 
 def speed_views(model_dir: str, dataset, speeds: list[float]) -> dict:
     """Each speed alone, and the mean of their log-probabilities (`tta`)."""
     score, names, record, _ = load_scorer(model_dir, 32)
     labels = to_model_labels(dataset, names, model_dir)
-    window = record.get("eval_max_duration_s") or record.get("max_duration_s")
+    window = evaluation_window(record)
     log_probabilities = {
         speed: torch.log_softmax(torch.as_tensor(score(dataset, View(speed, 0.0, window))), -1).numpy()
         for speed in speeds
     }
-    scores = {f"speed {speed:g}": accuracy_and_uar(z.argmax(-1), labels) for speed, z in log_probabilities.items()}
-    scores["tta"] = accuracy_and_uar(sum(log_probabilities.values()).argmax(-1), labels)
+    scores = {f"speed {speed:g}": accuracy_and_uar(z, labels) for speed, z in log_probabilities.items()}
+    scores["tta"] = accuracy_and_uar(sum(log_probabilities.values()), labels)
     return scores
 
 
@@ -65,7 +73,7 @@ def _mixed_batch_norm(weight: dict):
         if w < 1.0 and x.dim() > 2:  # (1, channels, frames): the clip's frames; a pooled vector has no statistics
             dims = [0, *range(2, x.dim())]
             clip_mean, clip_variance = x.mean(dims), x.var(dims, unbiased=False)
-            mean, variance = (
+            mean, variance = (  # the mean and variance of the mixture w x training + (1 - w) x clip
                 w * self.running_mean + (1 - w) * clip_mean,
                 w * self.running_var + (1 - w) * clip_variance + w * (1 - w) * (clip_mean - self.running_mean) ** 2,
             )
@@ -75,28 +83,30 @@ def _mixed_batch_norm(weight: dict):
     return forward
 
 
-def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
-
-    import modeling_litecnn  # noqa: F401
-
-    model = AutoModelForAudioClassification.from_pretrained(model_dir, trust_remote_code=True).eval()
-    feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+def with_clip_statistics(model: nn.Module) -> dict:
+    """Makes every batch norm of `model` (in place) mix its statistics with the clip's; returns the mutable
+    `{"w": weight}` they read (1.0: the model as it is)."""
     weight = {"w": 1.0}
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.forward = _mixed_batch_norm(weight).__get__(module)
-    record = model.config.training_data
-    window = record.get("eval_max_duration_s") or record.get("max_duration_s")
+    return weight
+
+
+def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
+    model, feature_extractor, record = load_model(model_dir)
+    weight = with_clip_statistics(model)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     labels = to_model_labels(dataset, names, model_dir)
-    inputs = model_inputs(feature_extractor, dataset, View(1.0, 0.0, window), record.get("trim_silence"))
+    inputs = model_inputs(
+        feature_extractor, dataset, View(1.0, 0.0, evaluation_window(record)), record.get("trim_silence")
+    )
     scores = {}
     with torch.no_grad():
         for w in weights:
             weight["w"] = w
-            predictions = np.array([model(torch.as_tensor(x)[None]).logits.argmax(-1).item() for x in inputs])
-            scores[f"w {w:g}"] = accuracy_and_uar(predictions, labels)
+            logits = np.stack([model(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
+            scores[f"w {w:g}"] = accuracy_and_uar(logits, labels)
     return scores
 
 

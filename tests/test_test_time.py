@@ -1,0 +1,75 @@
+"""experiments/cross_corpus/test_time.py: batch norm mixed with one clip's statistics is the model itself at w = 1,
+instance normalisation at w = 0, and in between normalises by the statistics of the mixture of the two."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import test_time
+import torch
+from test_adaptation import tiny_model
+
+
+@pytest.fixture
+def batch_norm() -> torch.nn.BatchNorm1d:
+    """A batch norm whose running statistics are those of `training_frames()`, with a non-trivial affine."""
+    norm = torch.nn.BatchNorm1d(3).eval()
+    frames = training_frames()
+    norm.running_mean.copy_(frames.mean(1))
+    norm.running_var.copy_(frames.var(1, unbiased=False))
+    norm.weight.data = torch.tensor([1.5, 0.5, 2.0])
+    norm.bias.data = torch.tensor([0.1, -0.2, 0.3])
+    return norm
+
+
+def training_frames() -> torch.Tensor:
+    return torch.from_numpy(np.random.default_rng(0).normal([[0.0], [2.0], [-1.0]], [[1.0], [0.5], [3.0]], (3, 400)))
+
+
+def clip() -> torch.Tensor:  # (1, channels, frames): another setup, other means and spreads
+    return torch.from_numpy(np.random.default_rng(1).normal([[1.0], [0.0], [4.0]], [[2.0], [0.5], [1.0]], (1, 3, 400)))
+
+
+def affine(norm, normalised: torch.Tensor) -> torch.Tensor:
+    return normalised * norm.weight.view(1, -1, 1) + norm.bias.view(1, -1, 1)
+
+
+def test_weight_one_is_the_batch_norm_itself_and_zero_is_instance_normalisation(batch_norm):
+    x = clip().float()
+    batch_norm.float()
+    expected = batch_norm(x)
+    weight = test_time.with_clip_statistics(batch_norm)
+    torch.testing.assert_close(batch_norm(x), expected)
+    weight["w"] = 0.0
+    instance = (x - x.mean(2, keepdim=True)) / torch.sqrt(x.var(2, unbiased=False, keepdim=True) + batch_norm.eps)
+    torch.testing.assert_close(batch_norm(x), affine(batch_norm, instance))
+    assert not torch.allclose(batch_norm(x), expected, atol=1e-2)
+
+
+def test_weight_one_half_normalises_by_the_training_frames_and_the_clip_pooled(batch_norm):
+    """Equal numbers of training and clip frames pooled: their mean and variance are the w = 0.5 mixture's."""
+    batch_norm.double()
+    x = clip()
+    pooled = torch.cat([training_frames(), x[0]], dim=1)
+    mean, variance = pooled.mean(1).view(1, -1, 1), pooled.var(1, unbiased=False).view(1, -1, 1)
+    weight = test_time.with_clip_statistics(batch_norm)
+    weight["w"] = 0.5
+    torch.testing.assert_close(batch_norm(x), affine(batch_norm, (x - mean) / torch.sqrt(variance + batch_norm.eps)))
+
+
+def test_a_whole_model_at_weight_one_gives_its_own_logits():
+    model = tiny_model().eval()
+    x = torch.from_numpy(np.random.default_rng(2).standard_normal((1, 6_000)).astype(np.float32))
+    with torch.no_grad():
+        expected = model(x).logits
+        weight = test_time.with_clip_statistics(model)
+        torch.testing.assert_close(model(x).logits, expected)
+        weight["w"] = 0.0
+        assert not torch.allclose(model(x).logits, expected, atol=1e-3)
+
+
+def test_scores_are_eval_pys_metrics():
+    logits = np.eye(3)[[0, 0, 0, 0, 0, 2]] + 0.01  # predictions
+    labels = np.array([0, 0, 0, 0, 1, 2])
+    # 5 of 6 right, but the one clip of class 1 is missed: recalls 1, 0, 1
+    assert test_time.accuracy_and_uar(logits, labels) == {"accuracy": 0.8333, "uar": 0.6667}
