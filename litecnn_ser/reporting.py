@@ -15,6 +15,7 @@ from data.audio import SAMPLING_RATE, AudioDecodeError, expand_paths, load_audio
 from litecnn_ser.scoring import (
     RECORDING_ASSUMPTION,
     adapt_results_to_recording,
+    check_recording_size,
     mean_log_probability,
     result_from_windows,
     stream_results,
@@ -133,12 +134,15 @@ def classify_paths(
     `before_scoring`: called once with every decoded file's windows (trimmed as the model's training clips were,
     exactly what is then scored) before any is scored (batch-norm adaptation); every file is then held in memory.
     With `args.adapt_recording` the scores are centred over all the files (`adapt_results_to_recording`). Either
-    raises AdaptationError (fewer than 2 files, ...); each one's line on stderr says it was done.
+    raises AdaptationError (fewer than 2 files, ...); each one's line on stderr says it was done. Fewer than 2
+    files found is refused before any is decoded; fewer than 2 readable ones, once decoding has told.
 
     Unreadable files are returned as (file, reason) errors, the others still classified."""
     window_s, stream_window_s = args.window_s or window_s, args.window_s or stream_window_s
     window = int(round(window_s * SAMPLING_RATE))
     files, errors = expand_paths(args.paths)
+    if getattr(args, "adapt_recording", False):
+        check_recording_size(len(files))  # too few files found: refused before any is decoded or scored
     decoded = _decoded(scorer, files, errors, args, stream_window_s)
     adaptation = None
     if before_scoring is not None:

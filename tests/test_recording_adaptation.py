@@ -208,6 +208,10 @@ def test_onnx_runtime_adapt_recording_is_explicit_and_shared(clips, tmp_path, mo
     expected = adapt_to_recording(np.log([[plain[f]["scores"][e] for e in LABELS] for f in files]))
     np.testing.assert_allclose([[adapted[f]["scores"][e] for e in LABELS] for f in files], expected, atol=1e-5)
 
+    scored, probabilities = [], FakeOnnxClassifier.probabilities
+    monkeypatch.setattr(
+        FakeOnnxClassifier, "probabilities", lambda self, c: scored.append(c) or probabilities(self, c)
+    )
     for argv, reason in [
         ([model, files[0], "--adapt_recording"], "needs at least 2 files"),
         ([model, *files, "--adapt_recording", "--stream"], "does not combine with --stream"),
@@ -215,6 +219,7 @@ def test_onnx_runtime_adapt_recording_is_explicit_and_shared(clips, tmp_path, mo
         assert onnx_runtime.main(argv) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and captured.err.startswith("error: ") and reason in captured.err
+    assert scored == []  # refused before any file was scored
 
 
 def test_the_recording_adaptation_imports_no_torch():
