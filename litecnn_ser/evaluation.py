@@ -15,7 +15,7 @@ from data.cremad import CremaDError, split_cremad
 from data.sources import load_sources
 from data.views import View
 from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
-from litecnn_ser.scoring import AdaptationError, centre_over_recording, check_recording_size
+from litecnn_ser.scoring import AdaptationError, centre_over_recording, check_recording_size, evaluation_window
 from litecnn_ser.speaker_adaptation import centre_log_probabilities
 from litecnn_ser.splits import TRAINING_DATA_KEY
 
@@ -147,11 +147,6 @@ def load_model(model_id: str):
     model = AutoModelForAudioClassification.from_pretrained(model_id, trust_remote_code=True).eval()
     feature_extractor = AutoFeatureExtractor.from_pretrained(model_id)
     return model, feature_extractor, getattr(model.config, TRAINING_DATA_KEY, None) or {}
-
-
-def evaluation_window(record: dict) -> float | None:
-    """The window (s) a model was evaluated on in training, as its record says (None: whole clips)."""
-    return record.get("eval_max_duration_s") or record.get("max_duration_s")
 
 
 def model_inputs(feature_extractor, dataset, view: View, trim: bool) -> list[np.ndarray]:

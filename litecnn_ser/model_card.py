@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 from transformers import PreTrainedModel, TrainingArguments
 
+from litecnn_ser.scoring import evaluation_window
+
 PAPER = {"teacher": 0.624, "scratch": 0.389, "distilled": 0.455}  # the reference paper's validation accuracy
 HUMAN_VOICE_ONLY = 0.416
 METRICS = (("accuracy", "accuracy"), ("uar", "UAR"), ("macro_f1", "macro-F1"))
@@ -155,7 +157,7 @@ def _folders(data: dict) -> str:
 
 def _windows(data: dict) -> str:
     """What the model heard in training (window, crop, speeds, noise) and in evaluation, as recorded."""
-    window, evaluation = data.get("max_duration_s"), data.get("eval_max_duration_s") or data.get("max_duration_s")
+    window, evaluation = data.get("max_duration_s"), evaluation_window(data)
     if window is None:
         return "Window not recorded."
     where = "a random" if data.get("train_crop") == "random" else "the first"

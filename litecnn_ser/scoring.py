@@ -23,13 +23,19 @@ DEFAULT_WINDOW_S = 1.0
 """The paper's window, for a model that records none."""
 
 
+def evaluation_window(record: dict) -> float | None:
+    """The window (s) a model was evaluated on in training, as its `training_data` record says (None: whole clips,
+    or not recorded)."""
+    return record.get("eval_max_duration_s") or record.get("max_duration_s")
+
+
 def model_windows(record: dict | None) -> tuple[float, float]:
     """(window a clip is classified with, window streaming slides) in seconds, from a model's `training_data`.
 
     Clips: the evaluation window (whole clips up to 6 s for the recipe, 1 s for the paper). Streaming: the training
     window (1 s or 2 s), which gives a result per hop with the time resolution the model learnt at."""
     record = record or {}
-    window = record.get("eval_max_duration_s") or record.get("max_duration_s") or DEFAULT_WINDOW_S
+    window = evaluation_window(record) or DEFAULT_WINDOW_S
     return window, min(record.get("max_duration_s") or window, window)
 
 

@@ -31,14 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from data.sources import load_sources  # noqa: E402
 from data.views import View  # noqa: E402
-from litecnn_ser.evaluation import (  # noqa: E402
-    evaluation_window,
-    load_model,
-    load_scorer,
-    model_inputs,
-    to_model_labels,
-)
+from litecnn_ser.evaluation import load_model, load_scorer, model_inputs, to_model_labels  # noqa: E402
 from litecnn_ser.metrics import metrics_from_logits  # noqa: E402
+from litecnn_ser.scoring import evaluation_window  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "test_time"
 
