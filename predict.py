@@ -55,7 +55,7 @@ from litecnn_ser.reporting import (
     parse_classify_arguments,
     print_results,
 )
-from litecnn_ser.scoring import AdaptationError, classify_windows, model_windows
+from litecnn_ser.scoring import AdaptationError, classify_windows, config_labels, model_windows
 from litecnn_ser.speaker_adaptation import (
     MIN_CLIPS_PER_SPEAKER,
     SPEAKER_SOURCES,
@@ -71,7 +71,7 @@ class PipelineScorer:
     def __init__(self, classifier):
         self.classifier = classifier
         config = classifier.model.config
-        self.labels = [config.id2label[i] for i in range(len(config.id2label))]
+        self.labels = config_labels(config)
         self.trim_silence = bool((getattr(config, "training_data", None) or {}).get("trim_silence"))
 
     def probabilities(self, clips: list[np.ndarray]) -> np.ndarray:

@@ -15,7 +15,13 @@ from data.cremad import CremaDError, split_cremad
 from data.sources import load_sources
 from data.views import View
 from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix
-from litecnn_ser.scoring import AdaptationError, centre_over_recording, check_recording_size, evaluation_window
+from litecnn_ser.scoring import (
+    AdaptationError,
+    centre_over_recording,
+    check_recording_size,
+    config_labels,
+    evaluation_window,
+)
 from litecnn_ser.speaker_adaptation import centre_log_probabilities
 from litecnn_ser.splits import TRAINING_DATA_KEY
 
@@ -130,7 +136,7 @@ def load_scorer(model_id: str, batch_size: int, adapt_batch_norm: bool = False):
             scorer = adapt(model, model_inputs(feature_extractor, dataset, view, record.get("trim_silence")))
         return compute_model_logits(scorer, feature_extractor, dataset, view, batch_size, record.get("trim_silence"))
 
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    labels = config_labels(model.config)
     heard = f"first {window:g} s of each clip" if window else "whole clips"
     heard += ", silence trimmed" if record.get("trim_silence") else ""
     if adapt_batch_norm:

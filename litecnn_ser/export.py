@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from data.audio import MIN_DURATION_S, SAMPLING_RATE, crop, load_audio, random_offset
 from data.views import View, apply_view
 from litecnn_ser.onnx_runtime import FORMAT, NORMALIZATION_EPSILON, OnnxClassifier, normalize, softmax
-from litecnn_ser.scoring import model_windows
+from litecnn_ser.scoring import config_labels, model_windows
 from litecnn_ser.vad import trim_silence
 
 CALIBRATION_WINDOW_S = 1.0
@@ -243,7 +243,7 @@ def export_metadata(model, feature_extractor, model_id: str) -> dict[str, str]:
     window_s, stream_window_s = model_windows(getattr(config, "training_data", None))
     return {
         "format": FORMAT,
-        "labels": json.dumps([config.id2label[i] for i in range(config.num_labels)]),
+        "labels": json.dumps(config_labels(config)),
         "sampling_rate": str(feature_extractor.sampling_rate),
         "do_normalize": "true" if getattr(feature_extractor, "do_normalize", False) else "false",
         "normalization": f"(x - mean(x)) / sqrt(var(x) + {NORMALIZATION_EPSILON:g}) per clip or window",

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from transformers import PreTrainedModel, TrainingArguments
 
-from litecnn_ser.scoring import evaluation_window
+from litecnn_ser.scoring import config_labels, evaluation_window
 
 PAPER = {"teacher": 0.624, "scratch": 0.389, "distilled": 0.455}  # the reference paper's validation accuracy
 HUMAN_VOICE_ONLY = 0.416
@@ -208,7 +208,7 @@ def write_model_card(output_dir: Path, model: PreTrainedModel, args: TrainingArg
     data = getattr(config, "training_data", None) or {}
     distillation = getattr(config, "distillation", None)
     student = _read_metrics(output_dir)
-    labels = [config.id2label[i] for i in range(config.num_labels)]
+    labels = config_labels(config)
     parameters = model.num_parameters()
     repo = args.hub_model_id or "org/litecnn-cremad"
     how = describe_training(config.to_dict())

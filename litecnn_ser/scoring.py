@@ -23,6 +23,12 @@ DEFAULT_WINDOW_S = 1.0
 """The paper's window, for a model that records none."""
 
 
+def config_labels(config) -> list[str]:
+    """A classifier config's label names in the order of its output units (`id2label` by id, whatever the order
+    of its keys)."""
+    return [config.id2label[i] for i in range(config.num_labels)]
+
+
 def evaluation_window(record: dict) -> float | None:
     """The window (s) a model was evaluated on in training, as its `training_data` record says (None: whole clips,
     or not recorded)."""

@@ -35,6 +35,7 @@ from data.views import View, apply_view
 from litecnn_ser.crowd_votes import CrowdVotesTeacher, is_votes_file
 from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
 from litecnn_ser.loading import ModelLoadError, check_weights
+from litecnn_ser.scoring import config_labels
 from litecnn_ser.speaker_adaptation import normalize_by_speaker
 from litecnn_ser.splits import TRAINING_DATA_KEY
 from litecnn_ser.transforms import AudioCollator
@@ -62,7 +63,7 @@ class ModelTeacher:
 
     @property
     def labels(self) -> list[str]:
-        return [self.config.id2label[i] for i in range(self.config.num_labels)]
+        return config_labels(self.config)
 
     @property
     def training_data(self) -> dict | None:

@@ -23,6 +23,38 @@ def test_a_fold_never_trains_on_the_corpus_it_scores(fold):
     assert split[2:] == ["--split", "speaker", "--split_seed", "42"]
 
 
+def test_fold_in_the_recipe_names_each_folds_own_teacher(tmp_path):
+    recipe = ["configs/x.json", "--teacher", "votes.csv", "runs/t/svm_{fold}_oof", "--seed", "1"]
+    commands = {}
+    for fold in ("savee", "tess"):
+        sources, split, _ = loco.fold_plan(fold, CORPORA)
+        commands[fold] = loco.training_command(fold, sources, split, recipe, tmp_path / fold, "python")
+    for fold, command in commands.items():
+        teachers = command[command.index("--teacher") + 1 : command.index("--seed")]
+        assert teachers == ["votes.csv", f"runs/t/svm_{fold}_oof"]  # each fold its own, the rest as given
+        assert not any("{fold}" in argument for argument in command)
+        assert command[command.index("--output_dir") + 1] == str(tmp_path / fold)
+    assert recipe[3] == "runs/t/svm_{fold}_oof"  # the caller's list is left as it was, for the next fold
+
+
+def test_a_teacher_that_heard_the_left_out_corpus_is_refused(tmp_path):
+    corpora = {name: tmp_path / "data" / name for name in CORPORA}
+    for fold in ("savee", "tess"):  # a classical teacher per fold, trained on the fold's mix (data_dir resolved)
+        sources, _, _ = loco.fold_plan(fold, corpora)
+        heard = [str(Path(source.partition("=")[2]).resolve()) for source in sources]
+        (tmp_path / f"t_{fold}").mkdir()
+        (tmp_path / f"t_{fold}" / "teacher_config.json").write_text(json.dumps({"training_data": {"data_dir": heard}}))
+    recipe = ["--teacher", "votes.csv", str(tmp_path / "t_{fold}"), "--seed", "1"]
+    for fold in ("savee", "tess"):
+        command = loco.training_command(fold, *loco.fold_plan(fold, corpora)[:2], recipe, tmp_path / "run", "python")
+        loco.check_teachers_never_heard(fold, command, corpora)  # each fold's own teacher: fine
+    wrong = ["--teacher", str(tmp_path / "t_tess")]  # trained on CREMA-D + SAVEE, given to the savee fold
+    command = loco.training_command("savee", *loco.fold_plan("savee", corpora)[:2], wrong, tmp_path / "run", "python")
+    with pytest.raises(SystemExit, match=r"fold savee: --teacher .*t_tess was trained on .*savee"):
+        loco.check_teachers_never_heard("savee", command, corpora)
+    loco.check_teachers_never_heard("none", command, corpora)  # the none fold scores CREMA-D's held-out actors
+
+
 def test_the_none_fold_trains_on_all_three_and_scores_the_validation_actors():
     sources, split, scored = loco.fold_plan("none", CORPORA)
     assert [source.partition("=")[0] for source in sources] == list(CORPORA)

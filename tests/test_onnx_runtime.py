@@ -13,10 +13,11 @@ import soxr
 from conftest import ROOT
 
 import predict
+from configuration_litecnn import LiteCNNConfig
 from data.audio import SAMPLING_RATE, load_audio, stream_audio
 from data.cremad import EMOTIONS
 from litecnn_ser.onnx_runtime import OnnxClassifier
-from litecnn_ser.scoring import stream_results
+from litecnn_ser.scoring import config_labels, stream_results
 
 
 def _long_clip(corpus_dir, tmp_path) -> tuple:
@@ -26,6 +27,15 @@ def _long_clip(corpus_dir, tmp_path) -> tuple:
     path = tmp_path / "stereo_44k.wav"
     sf.write(path, np.stack([soxr.resample(waveform, SAMPLING_RATE, 44_100)] * 2, axis=1), 44_100)
     return path, clips
+
+
+def test_label_names_follow_the_output_units_not_the_order_of_the_keys(tmp_path):
+    # a config whose label map was written in another order (by hand, or a json whose keys are not sorted)
+    shuffled = {5: "sad", 0: "ang", 3: "hap", 1: "dis", 4: "neu", 2: "fea"}
+    config = LiteCNNConfig(num_labels=6, id2label=shuffled, label2id={v: k for k, v in shuffled.items()})
+    config.save_pretrained(tmp_path)  # json keys become strings; the loaded config maps them back to ints
+    for each in (config, LiteCNNConfig.from_pretrained(tmp_path)):
+        assert config_labels(each) == ["ang", "dis", "fea", "hap", "neu", "sad"]
 
 
 def test_runtime_without_torch_gives_predicts_probabilities(exported, distilled_student, corpus_dir, tmp_path, capsys):

@@ -26,7 +26,9 @@ Each row also keeps the score of the validation clips that selected the checkpoi
 is in the mix). `--rescore` adds the recording-centred, AdaBN and validation scores to folds scored before they existed (when their run
 folder is still there). A run goes to runs/loco/NAME/FOLD; its scores, commands and wall time to
 experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and an interrupted training goes on from
-its newest checkpoint (the row then says so: its wall time is the resumed part's).
+its newest checkpoint (the row then says so: its wall time is the resumed part's). `{fold}` in the recipe's
+arguments is replaced by the fold's name: a teacher trained on each fold's mix, for example
+`--teacher runs/loco_teachers/egemaps_svm_mix_{fold}_corpus_oof --teacher_logits out_of_fold`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ DEFAULT_CORPORA = {
 FOLDS = ("savee", "tess", "cremad", "none")
 SPLIT = ["--split", "speaker", "--split_seed", "42"]
 """CREMA-D's speaker split of every CREMA-D run in this project: the same 10 validation actors."""
+FOLD_FIELD = "{fold}"
+"""Replaced by the fold's name in the recipe's arguments (a teacher per fold)."""
 
 
 def parse_corpora(items: list[str] | None) -> dict[str, Path]:
@@ -89,11 +93,51 @@ def fold_plan(fold: str, corpora: dict[str, Path]) -> tuple[list[str], list[str]
     return sources, split, scored
 
 
+def training_command(fold: str, sources: list[str], split: list[str], recipe: list[str], output: Path, python: str):
+    """train_student.py's command line for one fold. `{fold}` in the recipe's arguments becomes the fold's name:
+    what differs per fold but the data, such as a teacher trained on that fold's mix
+    (`--teacher runs/loco_teachers/svm_{fold}`), which must never have heard the left-out corpus."""
+    recipe = [argument.replace(FOLD_FIELD, fold) for argument in recipe]
+    train = [python, "train_student.py", *recipe, "--data_dir", *sources, *split, "--output_dir", str(output)]
+    return train + ["--disable_tqdm", "true"]
+
+
+def teacher_arguments(command: list[str]) -> list[str]:
+    """The values of every `--teacher` in a command line."""
+    teachers, inside = [], False
+    for argument in command:
+        if argument.startswith("--"):
+            inside = argument in ("--teacher", "--teachers")
+        elif inside:
+            teachers.append(argument)
+    return teachers
+
+
+def check_teachers_never_heard(fold: str, command: list[str], corpora: dict[str, Path]) -> None:
+    """Refuses a teacher folder whose recorded training data holds the corpus the fold leaves out: its logits would
+    carry that corpus's labels into the student. A votes table is fitted to nothing and passes."""
+    if fold not in corpora:
+        return
+    left_out = str(corpora[fold].resolve())
+    for teacher in teacher_arguments(command):
+        folder = (ROOT / teacher) if not Path(teacher).is_absolute() else Path(teacher)
+        for config in (folder / "teacher_config.json", folder / "config.json"):
+            if config.is_file():
+                heard = (json.loads(config.read_text()).get("training_data") or {}).get("data_dir") or []
+                heard = [heard] if isinstance(heard, str) else heard
+                if left_out in heard:
+                    raise SystemExit(
+                        f"error: fold {fold}: --teacher {teacher} was trained on {left_out}, the corpus this fold "
+                        f"leaves out: use a teacher trained on the fold's mix (`{FOLD_FIELD}` in its path)"
+                    )
+                break
+
+
 def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], python: str) -> dict:
     output = ROOT / "runs" / "loco" / name / fold
     sources, split, scored = fold_plan(fold, corpora)
-    train = [python, "train_student.py", *recipe, "--data_dir", *sources, *split, "--output_dir", str(output)]
-    train += ["--disable_tqdm", "true"]
+    train = training_command(fold, sources, split, recipe, output, python)
+    check_teachers_never_heard(fold, train, corpora)
     checkpoints = sorted(output.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
     if checkpoints and not (output / "all_results.json").is_file():
         train += ["--resume_from_checkpoint", str(checkpoints[-1])]

@@ -4,7 +4,10 @@
 # as they are, standardised per speaker (each speaker's other clips) or per corpus (the other clips of the scored
 # corpus, no speaker; each corpus of a mix apart in training): the last two are not one-clip numbers.
 # Scores to experiments/results/loco_teachers/egemaps_svm.json. About 15 minutes on 2 cores with the functionals to
-# extract, a minute or two once they are cached.  Usage: bash experiments/cross_corpus/loco_teachers.sh [SHARED]
+# extract, a minute or two once they are cached. The mix teachers also keep out-of-fold logits of their training clips
+# (5 folds of speakers): a student of the fold's mix can distil them (`loco.py ... --teacher
+# runs/loco_teachers/egemaps_svm_mix_{fold}_corpus --teacher_logits out_of_fold`).
+# Usage: bash experiments/cross_corpus/loco_teachers.sh [SHARED]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${1:-../shared/datasets}
@@ -23,9 +26,11 @@ for norm in spkfalse spktrue corpus; do
   fit egemaps_svm_cremad_$norm --data_dir $S/crema-d/AudioFLAC $flags
   score egemaps_svm_cremad_$norm savee
   score egemaps_svm_cremad_$norm tess
-  fit egemaps_svm_mix_savee_$norm --data_dir cremad=$S/crema-d/AudioFLAC tess=$S/tess --validation_corpus cremad $flags
+  fit egemaps_svm_mix_savee_$norm --data_dir cremad=$S/crema-d/AudioFLAC tess=$S/tess --validation_corpus cremad $flags \
+    --oof_folds 5
   score egemaps_svm_mix_savee_$norm savee
-  fit egemaps_svm_mix_tess_$norm --data_dir cremad=$S/crema-d/AudioFLAC savee=$S/savee --validation_corpus cremad $flags
+  fit egemaps_svm_mix_tess_$norm --data_dir cremad=$S/crema-d/AudioFLAC savee=$S/savee --validation_corpus cremad $flags \
+    --oof_folds 5
   score egemaps_svm_mix_tess_$norm tess
 done
 $PY - << 'PYTHON'

@@ -33,7 +33,7 @@ from data.sources import load_sources  # noqa: E402
 from data.views import View  # noqa: E402
 from litecnn_ser.evaluation import load_model, load_scorer, model_inputs, to_model_labels  # noqa: E402
 from litecnn_ser.metrics import metrics_from_logits  # noqa: E402
-from litecnn_ser.scoring import evaluation_window  # noqa: E402
+from litecnn_ser.scoring import config_labels, evaluation_window  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "test_time"
 
@@ -91,7 +91,7 @@ def with_clip_statistics(model: nn.Module) -> dict:
 def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
     model, feature_extractor, record = load_model(model_dir)
     weight = with_clip_statistics(model)
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    names = config_labels(model.config)
     labels = to_model_labels(dataset, names, model_dir)
     inputs = model_inputs(
         feature_extractor, dataset, View(1.0, 0.0, evaluation_window(record)), record.get("trim_silence")
