@@ -28,7 +28,9 @@ folder is still there). A run goes to runs/loco/NAME/FOLD; its scores, commands 
 experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and an interrupted training goes on from
 its newest checkpoint (the row then says so: its wall time is the resumed part's). `{fold}` in the recipe's
 arguments is replaced by the fold's name: a teacher trained on each fold's mix, for example
-`--teacher runs/loco_teachers/egemaps_svm_mix_{fold}_corpus_oof --teacher_logits out_of_fold`.
+`--teacher runs/loco_teachers/egemaps_svm_mix_{fold}_corpus --teacher_logits out_of_fold`
+(experiments/cross_corpus/loco_teachers.sh fits them); a teacher whose recorded training data holds the left-out
+corpus is refused before training.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ def check_teachers_never_heard(fold: str, command: list[str], corpora: dict[str,
             if config.is_file():
                 heard = (json.loads(config.read_text()).get("training_data") or {}).get("data_dir") or []
                 heard = [heard] if isinstance(heard, str) else heard
-                if left_out in heard:
+                if left_out in heard:  # both resolved: training_data_record writes resolved folders
                     raise SystemExit(
                         f"error: fold {fold}: --teacher {teacher} was trained on {left_out}, the corpus this fold "
                         f"leaves out: use a teacher trained on the fold's mix (`{FOLD_FIELD}` in its path)"
