@@ -100,7 +100,8 @@ class StudentModelArguments:
     hint_normalization: str = field(
         default="clips",
         metadata={
-            "help": "How the hint's functionals are standardised: clips (over all training clips) or speaker "
+            "help": "How the hint's functionals are standardised: clips (over all training clips), corpus (then "
+            "within each training corpus: a corpus's microphone, room and level leave the target) or speaker "
             "(then within each speaker's training clips: the target is how a clip departs from its speaker's "
             "usual voice and recording; the student still hears one clip)."
         },

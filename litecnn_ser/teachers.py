@@ -224,8 +224,8 @@ class TeacherTargets:
         return self.logits[view_index, self.rows[clip_id]]
 
 
-HINT_NORMALIZATIONS = ("clips", "speaker")
-"""`--hint_normalization`: over all training clips (the default), or then within each speaker."""
+HINT_NORMALIZATIONS = ("clips", "corpus", "speaker")
+"""`--hint_normalization`: over all training clips (the default), or then within each corpus, or each speaker."""
 
 
 @dataclass
@@ -238,7 +238,9 @@ class FeatureHints:
     `normalization="speaker"` standardises them again within each speaker's training clips: the target is how a
     clip departs from its speaker's usual voice and recording (what per-speaker normalisation gives the classical
     teachers), not the speaker's pitch or the corpus's microphone. The student still hears one clip; only its
-    training targets use the speaker's other clips."""
+    training targets use the speaker's other clips. `normalization="corpus"` does the same within each training
+    corpus (a one-corpus dataset is one group, the same as "clips"): what is taken away is a corpus's microphone,
+    room and level, not a speaker's voice."""
 
     feature_set: str
     ids: list[str]
@@ -259,19 +261,24 @@ class FeatureHints:
     def from_dataset(cls, dataset: datasets.Dataset, feature_set: str, normalization: str = "clips") -> FeatureHints:
         """The standardised functionals of every clip of `dataset` (cached on disk like a teacher's), by the
         `StandardScaler` the classical teachers use: a feature constant over the clips becomes 0, not 0/0; with
-        `normalization="speaker"`, then standardised within each speaker (`normalize_by_speaker`, as the teachers)."""
+        `normalization="speaker"` or `"corpus"`, then standardised within each speaker or corpus
+        (`normalize_by_speaker`, as the teachers)."""
         if normalization not in HINT_NORMALIZATIONS:
             raise ValueError(f"--hint_normalization must be one of {HINT_NORMALIZATIONS}, got {normalization!r}")
-        speakers = list(dataset["actor_id"]) if normalization == "speaker" else []
-        if None in speakers:
-            raise ValueError(
-                "--hint_normalization speaker needs the speaker of every training clip: add a `speaker` column to "
-                "the data"
-            )
+        groups = []
+        if normalization == "speaker":
+            groups = list(dataset["actor_id"])
+            if None in groups:
+                raise ValueError(
+                    "--hint_normalization speaker needs the speaker of every training clip: add a `speaker` column "
+                    "to the data"
+                )
+        elif normalization == "corpus":  # a dataset of one corpus has no `corpus` column: one group
+            groups = list(dataset["corpus"]) if "corpus" in dataset.column_names else ["recording"] * len(dataset)
         raw = cached_functionals(dataset, feature_set).astype(np.float64)
         features = StandardScaler().fit_transform(raw).astype(np.float32)
-        if normalization == "speaker":
-            features = normalize_by_speaker(features, speakers)
+        if groups:
+            features = normalize_by_speaker(features, groups)
         return cls(feature_set, list(dataset["id"]), features, normalization)
 
     def describe(self) -> dict:

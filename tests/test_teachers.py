@@ -257,7 +257,37 @@ def test_speaker_normalised_hints_are_each_clips_departure_from_its_speaker(corp
     with pytest.raises(ValueError, match="needs the speaker of every training clip"):
         teachers.FeatureHints.from_dataset(unknown, "eGeMAPSv02", normalization="speaker")
     with pytest.raises(ValueError, match="--hint_normalization must be one of"):
-        teachers.FeatureHints.from_dataset(train, "eGeMAPSv02", normalization="corpus")
+        teachers.FeatureHints.from_dataset(train, "eGeMAPSv02", normalization="actor")
+
+
+def test_corpus_normalised_hints_take_each_corpus_offset_away_and_keep_the_speakers(corpus_dir, dataset_cache):
+    """Two corpora made from one (half the actors recorded "louder": every functional shifted): per corpus, each
+    corpus's rows are standardised apart and the offset is gone from the target, while the speakers inside a
+    corpus still differ (it is not per-speaker normalisation); a one-corpus dataset gets the plain standardisation."""
+    train = _speaker_splits(corpus_dir, dataset_cache)["train"]
+    actors = sorted(set(train["actor_id"]))
+    corpora = ["loud" if actor in actors[: len(actors) // 2] else "quiet" for actor in train["actor_id"]]
+    mixed = train.add_column("corpus", corpora)
+    pooled = teachers.FeatureHints.from_dataset(mixed, "eGeMAPSv02")
+    hints = teachers.FeatureHints.from_dataset(mixed, "eGeMAPSv02", normalization="corpus")
+    corpora = np.asarray(corpora)
+    for corpus in ("loud", "quiet"):
+        before = pooled.features[corpora == corpus].astype(np.float64)
+        varying = before.std(0) > 1e-6
+        rows = hints.features[corpora == corpus][:, varying]
+        np.testing.assert_allclose(rows.mean(0), 0, atol=1e-4)
+        expected = (before[:, varying] - before[:, varying].mean(0)) / before[:, varying].std(0)
+        np.testing.assert_allclose(rows, expected, atol=1e-3)
+    assert not np.allclose(hints.features, pooled.features, atol=1e-2)  # the two halves' means did differ
+    speakers = np.asarray(mixed["actor_id"])
+    per_speaker = teachers.FeatureHints.from_dataset(mixed, "eGeMAPSv02", normalization="speaker")
+    assert not np.allclose(hints.features, per_speaker.features, atol=1e-2)
+    speaker_means = [hints.features[speakers == s].mean(0) for s in set(speakers)]
+    assert np.abs(np.stack(speaker_means)).max() > 0.1  # a speaker's voice is still in the target
+    assert hints.describe()["normalization"] == "per corpus"
+    one_corpus = teachers.FeatureHints.from_dataset(train, "eGeMAPSv02", normalization="corpus")
+    plain = teachers.FeatureHints.from_dataset(train, "eGeMAPSv02")
+    np.testing.assert_allclose(one_corpus.features, plain.features, atol=1e-5)
 
 
 def test_hint_term_is_the_weighted_mse_of_the_head_on_the_pooled_embedding(tmp_path):
@@ -334,7 +364,7 @@ def test_unknown_hint_features_are_refused(corpus_dir, dataset_cache, tmp_path):
     with pytest.raises(SystemExit, match="--hint_normalization must be one of"):
         train_student.main(
             [*speaker_data(corpus_dir, dataset_cache), "--output_dir", str(tmp_path / "z")]
-            + ["--hint_features", "eGeMAPSv02", "--hint_normalization", "corpus"]
+            + ["--hint_features", "eGeMAPSv02", "--hint_normalization", "actor"]
         )
 
 
