@@ -70,9 +70,13 @@ def describe_training(config: dict) -> str:
     how = _how_trained(config.get("distillation"))
     hint = config.get("feature_hint")
     if hint:
+        within = {
+            "per speaker": " (standardised within each speaker)",
+            "per corpus": " (standardised within each training corpus)",
+        }
         how += (
             f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals"
-            f"{' (standardised within each speaker)' if hint.get('normalization') == 'per speaker' else ''} "
+            f"{within.get(hint.get('normalization'), '')} "
             f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
         )
     adversarial = config.get("corpus_adversarial")

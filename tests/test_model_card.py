@@ -32,3 +32,18 @@ def test_model_card_tells_ensemble_members_apart():
     assert rows[4].startswith("| teacher ensemble (mean probability) | 0.605 |") and len(rows) == 5
     single = {**distillation, "members": distillation["members"][:1], "ensemble_validation": None}
     assert model_card._teacher_rows(single) == ["| teacher (ComParE_2016 + mlp) | 0.570 | n/a | n/a |"]
+
+
+def test_model_card_says_how_the_hint_was_standardised():
+    """Each `--hint_normalization` reads differently on the card; the default adds nothing."""
+    from litecnn_ser import model_card
+
+    def card(normalization=None):
+        hint = {"feature_set": "eGeMAPSv02", "num_features": 88, "hint_weight": 3}
+        if normalization:
+            hint["normalization"] = normalization
+        return model_card.describe_training({"feature_hint": hint})
+
+    assert "eGeMAPSv02 functionals (a feature hint, weight 3," in card()
+    assert "functionals (standardised within each speaker) (a feature hint" in card("per speaker")
+    assert "functionals (standardised within each training corpus) (a feature hint" in card("per corpus")
