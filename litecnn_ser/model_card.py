@@ -70,13 +70,12 @@ def describe_training(config: dict) -> str:
     how = _how_trained(config.get("distillation"))
     hint = config.get("feature_hint")
     if hint:
-        within = {
-            "per speaker": " (standardised within each speaker)",
-            "per corpus": " (standardised within each training corpus)",
-        }
+        within = {"per speaker": "within each speaker", "per corpus": "within each training corpus"}
+        scope = within.get(hint.get("normalization"))
+        functionals = f"{hint['feature_set']} functionals"
         how += (
-            f", its pooled embedding also regressing each clip's standardised {hint['feature_set']} functionals"
-            f"{within.get(hint.get('normalization'), '')} "
+            f", its pooled embedding also regressing each clip's "
+            f"{f'{functionals} standardised {scope}' if scope else f'standardised {functionals}'} "
             f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
         )
     adversarial = config.get("corpus_adversarial")

@@ -44,6 +44,7 @@ def test_model_card_says_how_the_hint_was_standardised():
             hint["normalization"] = normalization
         return model_card.describe_training({"feature_hint": hint})
 
-    assert "eGeMAPSv02 functionals (a feature hint, weight 3," in card()
-    assert "functionals (standardised within each speaker) (a feature hint" in card("per speaker")
-    assert "functionals (standardised within each training corpus) (a feature hint" in card("per corpus")
+    assert "each clip's standardised eGeMAPSv02 functionals (a feature hint, weight 3," in card()
+    assert "each clip's eGeMAPSv02 functionals standardised within each speaker (a feature hint" in card("per speaker")
+    corpus = card("per corpus")
+    assert "each clip's eGeMAPSv02 functionals standardised within each training corpus (a feature hint" in corpus
