@@ -72,10 +72,10 @@ def describe_training(config: dict) -> str:
     if hint:
         within = {"per speaker": "within each speaker", "per corpus": "within each training corpus"}
         scope = within.get(hint.get("normalization"))
-        functionals = f"{hint['feature_set']} functionals"
+        features = hint["feature_set"]
+        target = f"{features} functionals standardised {scope}" if scope else f"standardised {features} functionals"
         how += (
-            f", its pooled embedding also regressing each clip's "
-            f"{f'{functionals} standardised {scope}' if scope else f'standardised {functionals}'} "
+            f", its pooled embedding also regressing each clip's {target} "
             f"(a feature hint, weight {hint['hint_weight']}, through a linear head used in training only)"
         )
     adversarial = config.get("corpus_adversarial")
