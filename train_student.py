@@ -33,6 +33,7 @@ from litecnn_ser.distillation import (
     attach_hint_head,
 )
 from litecnn_ser.metrics import metrics_from_logits
+from litecnn_ser.mixstyle import MIXSTYLE_LAYERS
 from litecnn_ser.model_card import write_model_card
 from litecnn_ser.splits import TRAINING_DATA_KEY, label_names, load_splits, training_data_record
 from litecnn_ser.teachers import (
@@ -310,6 +311,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model.config.distillation = distilled_from
     if training_args.mixup_alpha > 0:  # said only when used: a paper-recipe config is unchanged
         model.config.mixup = {"alpha": training_args.mixup_alpha, "how": "waveforms and every loss term"}
+    if training_args.mixstyle_p > 0:
+        model.config.mixstyle = {
+            "p": training_args.mixstyle_p,
+            "alpha": training_args.mixstyle_alpha,
+            "layers": list(MIXSTYLE_LAYERS),
+            "how": "per-clip channel statistics mixed with another clip's of the batch, training only",
+        }
     if hints is not None:
         model.config.feature_hint = {**hints.describe(), "hint_weight": training_args.hint_weight}
     train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets, hints, corpora)

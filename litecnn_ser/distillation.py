@@ -17,6 +17,10 @@ mixed with a shuffled copy of the batch, `lam * x + (1 - lam) * x[perm]` with `l
 heard over another clip's voice, room and microphone cannot be recognised by its recording alone. `lam` and `perm`
 are drawn from the run's seed and the optimizer step, so a resumed run mixes exactly as an uninterrupted one.
 
+MixStyle (`--mixstyle_p`, Zhou et al., 2021; off by default): in training, the stem's and the first block's
+per-clip channel statistics are mixed with another clip's of the batch (`litecnn_ser/mixstyle.py`), so that a
+recording's colouring of the early layers stops telling the emotion; drawn from the seed and step like mixup.
+
 A corpus-adversarial head (`--corpus_adversarial_weight`, domain-adversarial training, Ganin & Lempitsky, 2015; off
 by default) adds `weight * CE(head(reverse(pooled embedding)), corpus)` on a mix of corpora: a small MLP, used in
 training only and dropped from the saved model like the hint head, learns which corpus a training clip came from,
@@ -36,6 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from litecnn_ser.arguments import PaperTrainingArguments
+from litecnn_ser.mixstyle import mixing_styles, mixstyle_draws
 from litecnn_ser.trainer import MeanLossTrainer
 from litecnn_ser.transforms import CORPUS_LABELS, HINT_TARGETS, TEACHER_LOGITS
 
@@ -84,6 +89,16 @@ class DistillationTrainingArguments(PaperTrainingArguments):
             "(litecnn_ser/distillation.py). 0: off (the paper)."
         },
     )
+    mixstyle_p: float = field(
+        default=0.0,
+        metadata={
+            "help": "Probability that a training batch mixes its clips' early-layer styles (MixStyle on the stem's "
+            "and first block's channel statistics, litecnn_ser/mixstyle.py). 0: off (the paper)."
+        },
+    )
+    mixstyle_alpha: float = field(
+        default=0.1, metadata={"help": "MixStyle's Beta(a, a) for each clip's weight (the paper's 0.1)."}
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -99,6 +114,10 @@ class DistillationTrainingArguments(PaperTrainingArguments):
             )
         if self.mixup_alpha < 0:
             raise ValueError(f"--mixup_alpha must be non-negative (0: off), got {self.mixup_alpha}")
+        if not 0.0 <= self.mixstyle_p <= 1.0:
+            raise ValueError(f"--mixstyle_p must be a probability in [0, 1] (0: off), got {self.mixstyle_p}")
+        if self.mixstyle_alpha <= 0:
+            raise ValueError(f"--mixstyle_alpha must be positive, got {self.mixstyle_alpha}")
 
 
 HINT_HEAD = "hint_head"
@@ -180,11 +199,16 @@ class DistillationTrainer(MeanLossTrainer):
             inputs = mix_inputs(inputs, *mixup)
         embedding = []
         heads = hints is not None or corpora is not None
+        student = self.accelerator.unwrap_model(model)
         if heads:  # the pooled embedding: the very tensor the classifier reads (one graph, one backward)
-            student = self.accelerator.unwrap_model(model)
             hook = student.classifier.register_forward_pre_hook(lambda module, args: embedding.append(args[0]))
+        styles = []
+        if model.training and self.args.mixstyle_p > 0:
+            p, alpha = self.args.mixstyle_p, self.args.mixstyle_alpha
+            styles = mixstyle_draws(self.args.seed, self.state.global_step, len(labels), p, alpha)
         try:
-            outputs = model(**inputs)
+            with mixing_styles(student, inputs.get("attention_mask"), styles):
+                outputs = model(**inputs)
         finally:
             if heads:
                 hook.remove()

@@ -66,7 +66,7 @@ def _how_trained(distillation: dict | None) -> str:
 
 def describe_training(config: dict) -> str:
     """How a student was trained, from its `config.json`: teacher(s), feature hint, corpus-adversarial head, mixup,
-    the stem's normalisation."""
+    MixStyle, the stem's normalisation."""
     how = _how_trained(config.get("distillation"))
     hint = config.get("feature_hint")
     if hint:
@@ -90,6 +90,13 @@ def describe_training(config: dict) -> str:
         how += (
             f", on mixup pairs (two clips' waveforms mixed with a weight drawn from Beta({mixup['alpha']:g}, "
             f"{mixup['alpha']:g}), every loss term weighted alike)"
+        )
+    mixstyle = config.get("mixstyle")
+    if mixstyle:
+        how += (
+            f", with MixStyle in training (in {mixstyle['p']:.0%} of batches, each clip's per-channel statistics in the "
+            f"{' and '.join(mixstyle['layers'])} outputs mixed with another clip's, weight drawn from "
+            f"Beta({mixstyle['alpha']:g}, {mixstyle['alpha']:g}))"
         )
     if config.get("stem_normalization") == "utterance":
         how += ", its first filterbank normalised per clip (each filter divided by its root mean square over the clip)"

@@ -140,7 +140,8 @@ def test_rescore_adds_what_a_row_lacks_and_keeps_what_it_has(tmp_path, monkeypat
 
     def scored_as_is(output, scored, python):
         calls.append(output)
-        fresh = {"metrics": {"accuracy": 0.9}, "speaker_adapted": {"accuracy": 0.9, "uar": 0.9}}
+        metrics = {"accuracy": 0.271, "uar": 0.9, "macro_f1": 0.2, "num_clips": 420, "recall_anger": 0.5}
+        fresh = {"metrics": {**metrics, "recall_sadness": 0.02}, "speaker_adapted": {"accuracy": 0.9, "uar": 0.9}}
         return ["eval.py", str(output)], {**fresh, "recording_adapted": {"accuracy": 0.42, "uar": 0.41}}
 
     monkeypatch.setattr(loco, "scored_as_is", scored_as_is)
@@ -150,10 +151,75 @@ def test_rescore_adds_what_a_row_lacks_and_keeps_what_it_has(tmp_path, monkeypat
     assert calls == [run]
     assert rescored["recording_adapted"] == {"accuracy": 0.42, "uar": 0.41}
     assert rescored["adabn"] == {"accuracy": 0.3, "uar": 0.31}
-    assert rescored["one_clip"] == row["one_clip"] and rescored["speaker_adapted"] == row["speaker_adapted"]
+    assert rescored["one_clip"] == {**row["one_clip"], "recall": {"anger": 0.5, "sadness": 0.02}}
+    assert rescored["speaker_adapted"] == row["speaker_adapted"]
     assert rescored["validation"] == {"corpus": "cremad", "accuracy": 0.5, "uar": 0.49}
     loco.rescore("aug", "savee", CORPORA, "python")
     assert calls == [run]  # nothing left to add: no second evaluation
+
+
+def test_rescore_refuses_recalls_of_a_model_that_no_longer_scores_the_row(tmp_path, monkeypatch, capsys):
+    """A run folder that scores another one-clip accuracy today (retrained, other code) is not the row's model:
+    its per-emotion recalls are not added to the row."""
+    monkeypatch.setattr(loco, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(loco, "ROOT", tmp_path)
+    run = tmp_path / "runs" / "loco" / "aug" / "savee"
+    run.mkdir(parents=True)
+    (run / "model.safetensors").write_bytes(b"weights")
+    row = {
+        "one_clip": {"accuracy": 0.271},
+        "speaker_adapted": {"accuracy": 0.388},
+        "recording_adapted": {},
+        "adabn": {},
+        "validation": {"corpus": "cremad", "accuracy": 0.5},
+    }
+    (tmp_path / "results" / "loco_aug").mkdir(parents=True)
+    path = tmp_path / "results" / "loco_aug" / "savee.json"
+    path.write_text(json.dumps(row))
+    monkeypatch.setattr(
+        loco, "scored_as_is", lambda *_: (["eval.py"], {"metrics": {"accuracy": 0.35, "recall_anger": 0.5}})
+    )
+    loco.rescore("aug", "savee", CORPORA, "python")
+    assert json.loads(path.read_text()) == row
+    assert "scores 0.3500 one clip today, the row 0.2710" in capsys.readouterr().out
+
+
+def test_the_recall_table_averages_each_emotion_over_seeds_and_names_the_ones_never_said(tmp_path):
+    """Each emotion's mean one-clip recall over a recipe's seeds; an emotion is 'never said' only when it is below
+    0.10 on every seed (one seed at 0.12 keeps it off the list); rows scored before recalls were kept stay out."""
+    runs = [
+        ("votes", "savee", {"anger": 0.30, "neutral": 0.82, "sadness": 0.02}),
+        ("votes_seed1", "savee", {"anger": 0.13, "neutral": 0.92, "sadness": 0.05}),
+        ("votes_seed2", "savee", {"anger": 0.08, "neutral": 0.84, "sadness": 0.02}),
+        ("votes", "tess", {"anger": 0.66, "neutral": 0.0, "sadness": 0.66}),
+        ("votes_seed1", "tess", {"anger": 0.76, "neutral": 0.12, "sadness": 0.96}),
+        ("old", "savee", None),
+    ]
+    for recipe, fold, recall in runs:
+        one_clip = {"accuracy": 0.3, "uar": 0.3, "num_clips": 420} | ({"recall": recall} if recall else {})
+        (tmp_path / f"loco_{recipe}").mkdir(exist_ok=True)
+        (tmp_path / f"loco_{recipe}" / f"{fold}.json").write_text(json.dumps({"one_clip": one_clip}))
+    lines = loco.recall_table(tmp_path).splitlines()
+    assert (
+        lines[0]
+        == "| recipe | left out (scored on) | seeds | anger | neutral | sadness | recalled below 0.10 on every seed |"
+    )
+    assert lines[2:] == [
+        "| votes | savee | 3 | 0.17 | 0.86 | 0.03 | sadness |",
+        "| votes | tess | 2 | 0.71 | 0.06 | 0.81 | - |",
+    ]
+
+
+def test_a_fold_keeps_each_emotions_recall():
+    metrics = {"accuracy": 0.39, "uar": 0.32, "macro_f1": 0.3, "num_clips": 420, "macro_recall": 0.32}
+    metrics |= {"recall_anger": 0.3, "recall_sadness": 0.0167}
+    assert loco.one_clip_scores(metrics) == {
+        "accuracy": 0.39,
+        "uar": 0.32,
+        "macro_f1": 0.3,
+        "num_clips": 420,
+        "recall": {"anger": 0.3, "sadness": 0.0167},
+    }
 
 
 def test_the_seed_table_groups_a_recipes_seeds_and_nothing_else(tmp_path):

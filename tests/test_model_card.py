@@ -48,3 +48,13 @@ def test_model_card_says_how_the_hint_was_standardised():
     assert "each clip's eGeMAPSv02 functionals standardised within each speaker (a feature hint" in card("per speaker")
     corpus = card("per corpus")
     assert "each clip's eGeMAPSv02 functionals standardised within each training corpus (a feature hint" in corpus
+
+
+def test_model_card_says_mixstyle_was_used_only_when_it_was():
+    from litecnn_ser import model_card
+
+    mixstyle = {"p": 0.5, "alpha": 0.1, "layers": ["stem", "block 1"], "how": "..."}
+    said = model_card.describe_training({"mixstyle": mixstyle})
+    assert "with MixStyle in training (in 50% of batches" in said
+    assert "in the stem and block 1 outputs mixed with another clip's, weight drawn from Beta(0.1, 0.1))" in said
+    assert "MixStyle" not in model_card.describe_training({})

@@ -189,13 +189,16 @@ def test_from_scratch_is_plain_cross_entropy(corpus_dir, dataset_cache, tmp_path
 
 @pytest.mark.parametrize(
     "batches",
-    [["--mixup_alpha", "0.4"], ["--train_sampling_strategy", "group_by_length", "--max_duration_s", "6"]],
-    ids=["random_mixup", "whole"],
+    [
+        ["--mixup_alpha", "0.4", "--mixstyle_p", "0.5"],
+        ["--train_sampling_strategy", "group_by_length", "--max_duration_s", "6"],
+    ],
+    ids=["random_mixup_mixstyle", "whole"],
 )
 def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_cache, tmp_path, monkeypatch, batches):
     """Random windows, speed factors and noise are drawn per (seed, epoch, clip): a resumed run sees the same ones;
     so does one on whole clips in length-grouped batches (the sampler's order comes from the restored RNG state), and
-    mixup's weights and pairs (drawn per (seed, step))."""
+    mixup's and MixStyle's weights and pairs (drawn per (seed, step))."""
 
     common = [
         *("--data_dir", str(corpus_dir), "--dataset_cache_dir", dataset_cache, *QUICK, *batches),
@@ -211,6 +214,8 @@ def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_c
     assert resumed["eval_accuracy"] == uninterrupted["eval_accuracy"]
     mixup = json.loads((tmp_path / "full" / "config.json").read_text()).get("mixup")
     assert mixup == ({"alpha": 0.4, "how": "waveforms and every loss term"} if "--mixup_alpha" in batches else None)
+    mixstyle = json.loads((tmp_path / "full" / "config.json").read_text()).get("mixstyle")
+    assert (mixstyle or {}).get("p") == (0.5 if "--mixstyle_p" in batches else None)
     window = "6.0" if "--max_duration_s" in batches else "1.0"  # the model card says what the model heard
     card = (tmp_path / "full" / "README.md").read_text()
     assert (

@@ -6,6 +6,7 @@
         --channel_augmentation reverb eq telephone codec noise babble
     python experiments/cross_corpus/loco.py --table            # every protocol run in experiments/results/, Markdown
     python experiments/cross_corpus/loco.py --seeds            # recipes run with several seeds (NAME, NAME_seedN)
+    python experiments/cross_corpus/loco.py --recalls          # one-clip recall of each emotion, per recipe and fold
     python experiments/cross_corpus/loco.py --plot loco.png    # the same runs as bars: one clip and adapted, per fold
 
 Folds (CREMA-D, SAVEE and TESS by default; `--corpora NAME=FOLDER ...` to point elsewhere):
@@ -22,8 +23,9 @@ Each fold is scored from one clip, speaker-adapted (each speaker's mean log-prob
 speaker's other clips: not a one-clip number), centred over the whole left-out corpus (`--adapt_recording`: the
 corpus as one recording setup, speakers unknown, what the ONNX runtime can do; not a one-clip number) and after AdaBN (`--adapt_batch_norm`: batch-norm statistics
 re-estimated on the scored corpus's unlabelled clips: not a one-clip number either), accuracy and UAR, by `eval.py`.
-Each row also keeps the score of the validation clips that selected the checkpoint (CREMA-D's 10 actors when CREMA-D
-is in the mix). `--rescore` adds the recording-centred, AdaBN and validation scores to folds scored before they existed (when their run
+Each row also keeps the one-clip recall of each emotion (which emotions the model never says on a corpus it never
+heard: `--recalls`) and the score of the validation clips that selected the checkpoint (CREMA-D's 10 actors when CREMA-D
+is in the mix). `--rescore` adds the recording-centred, AdaBN, validation and per-emotion scores to folds scored before they existed (when their run
 folder is still there). A run goes to runs/loco/NAME/FOLD; its scores, commands and wall time to
 experiments/results/loco_NAME/FOLD.json. Folds already scored are skipped, and an interrupted training goes on from
 its newest checkpoint (the row then says so: its wall time is the resumed part's). `{fold}` in the recipe's
@@ -60,6 +62,10 @@ DEFAULT_CORPORA = {
 FOLDS = ("savee", "tess", "cremad", "none")
 SPLIT = ["--split", "speaker", "--split_seed", "42"]
 """CREMA-D's speaker split of every CREMA-D run in this project: the same 10 validation actors."""
+RECALL = "recall_"
+"""eval.py's metrics prefix of one emotion's recall."""
+NEVER_SAID = 0.10
+"""An emotion the model recalls below this on every seed of a fold is one it (almost) never says there."""
 FOLD_FIELD = "{fold}"
 """Replaced by the fold's name in the recipe's arguments (a teacher per fold)."""
 
@@ -154,7 +160,7 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         "fold": fold,
         "trained_on": [source.partition("=")[0] for source in sources],
         "scored_on": scores["corpus"],
-        "one_clip": {key: scores["metrics"][key] for key in ("accuracy", "uar", "macro_f1", "num_clips")},
+        "one_clip": one_clip_scores(scores["metrics"]),
         "speaker_adapted": {key: scores["speaker_adapted"][key] for key in ("accuracy", "uar")},
         "recording_adapted": {key: scores["recording_adapted"][key] for key in ("accuracy", "uar")},
         "adabn": adabn,
@@ -167,6 +173,13 @@ def run_fold(name: str, fold: str, corpora: dict[str, Path], recipe: list[str], 
         "wall_time_s": round(time.time() - start),
         "training_wall_time_s": round(trained),
     }
+
+
+def one_clip_scores(metrics: dict) -> dict:
+    """A row's one-clip scores from eval.py's metrics: accuracy, UAR, macro-F1, clips, and each emotion's recall."""
+    scores = {key: metrics[key] for key in ("accuracy", "uar", "macro_f1", "num_clips")}
+    scores["recall"] = {key.removeprefix(RECALL): value for key, value in metrics.items() if key.startswith(RECALL)}
+    return scores
 
 
 def _trained(output: Path) -> dict:
@@ -200,8 +213,9 @@ def adabn_scores(output: Path, scored: list[str], python: str) -> tuple[dict, st
 
 
 def rescore(name: str, fold: str, corpora: dict[str, Path], python: str) -> None:
-    """Adds the recording-centred, AdaBN and validation scores to a fold scored without them, from its run folder
-    (the one-clip and speaker-adapted scores of the row are kept as they were)."""
+    """Adds the recording-centred, AdaBN, validation and per-emotion scores to a fold scored without them, from its
+    run folder (the one-clip and speaker-adapted scores of the row are kept as they were). Per-emotion recalls are
+    added only when the model scores today the row's one-clip accuracy: otherwise they would describe another run."""
     path = RESULTS / f"loco_{name}" / f"{fold}.json"
     row = json.loads(path.read_text())
     output = ROOT / "runs" / "loco" / name / fold
@@ -209,10 +223,20 @@ def rescore(name: str, fold: str, corpora: dict[str, Path], python: str) -> None
         print(f"== {name}/{fold}: no model in {output}: nothing to rescore")
         return
     _, split, scored = fold_plan(fold, corpora)
-    if "recording_adapted" not in row:
+    if "recording_adapted" not in row or "recall" not in row["one_clip"]:
         command, scores = scored_as_is(output, scored, python)
-        row["recording_adapted"] = {key: scores["recording_adapted"][key] for key in ("accuracy", "uar")}
-        row["recording_command"] = shlex.join(command)
+        if "recording_adapted" not in row:
+            row["recording_adapted"] = {key: scores["recording_adapted"][key] for key in ("accuracy", "uar")}
+            row["recording_command"] = shlex.join(command)
+        if "recall" not in row["one_clip"]:
+            if math.isclose(scores["metrics"]["accuracy"], row["one_clip"]["accuracy"], abs_tol=1e-9):
+                row["one_clip"]["recall"] = one_clip_scores(scores["metrics"])["recall"]
+                row["recall_command"] = shlex.join(command)
+            else:
+                print(
+                    f"== {name}/{fold}: {output} scores {scores['metrics']['accuracy']:.4f} one clip today, the row "
+                    f"{row['one_clip']['accuracy']:.4f}: its per-emotion recalls are not added"
+                )
     if "adabn" not in row:
         row["adabn"], row["adabn_command"] = adabn_scores(output, scored, python)
     if row.get("validation") is None:
@@ -311,6 +335,28 @@ def seed_table(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def recall_table(results: Path = RESULTS) -> str:
+    """Per recipe and fold, each emotion's one-clip recall (mean over the seeds whose row has it) and the emotions
+    recalled below NEVER_SAID on every one of those seeds: what a model says on a corpus it never heard, by class."""
+    groups = {key: [row for row in rows if "recall" in row["one_clip"]] for key, rows in _seed_groups(results).items()}
+    emotions = next((list(rows[0]["one_clip"]["recall"]) for rows in groups.values() if rows), [])
+    lines = [
+        f"| recipe | left out (scored on) | seeds | {' | '.join(emotions)} | recalled below {NEVER_SAID:.2f} on every seed |",
+        f"|---|---|---:|{'---:|' * len(emotions)}---|",
+    ]
+    for (recipe, fold), rows in groups.items():
+        if not rows:
+            continue
+        recalls = {emotion: [row["one_clip"]["recall"][emotion] for row in rows] for emotion in emotions}
+        never = [emotion for emotion, values in recalls.items() if max(values) < NEVER_SAID]
+        lines.append(
+            f"| {recipe} | {'none (CREMA-D validation actors)' if fold == 'none' else fold} | {len(rows)} | "
+            + " | ".join(f"{statistics.mean(values):.2f}" for values in recalls.values())
+            + f" | {', '.join(never) or '-'} |"
+        )
+    return "\n".join(lines)
+
+
 def seed_label(recipe: str, seeds: dict[str, int]) -> str:
     """A recipe's tick label saying which folds its error bars cover: `votes (3 seeds: savee, tess)`, or with
     uneven counts `votes (seeds: savee 3, tess 2)`; a recipe run once per fold is its bare name."""
@@ -398,11 +444,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--seeds", action="store_true", help="print mean ± sd over the seeds of recipes run with several, and exit"
     )
+    parser.add_argument(
+        "--recalls", action="store_true", help="print each emotion's one-clip recall per recipe and fold, and exit"
+    )
     parser.add_argument("--plot", type=Path, metavar="PNG", help="draw every protocol run's accuracies there and exit")
     parser.add_argument(
         "--rescore",
         action="store_true",
-        help="add the recording-centred, AdaBN and validation scores to --name's scored --folds, then exit",
+        help="add the recording-centred, AdaBN, validation and per-emotion scores to --name's scored --folds, then exit",
     )
     args = parser.parse_args(own)
     if args.table:
@@ -410,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.seeds:
         print(seed_table())
+        return 0
+    if args.recalls:
+        print(recall_table())
         return 0
     if args.plot:
         plot(args.plot)
