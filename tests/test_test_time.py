@@ -73,3 +73,13 @@ def test_scores_are_eval_pys_metrics():
     labels = np.array([0, 0, 0, 0, 1, 2])
     # 5 of 6 right, but the one clip of class 1 is missed: recalls 1, 0, 1
     assert test_time.accuracy_and_uar(logits, labels) == {"accuracy": 0.8333, "uar": 0.6667}
+
+
+def test_the_votes_marginal_averages_each_clips_shares_not_the_pooled_counts(tmp_path):
+    """Two clips, one heard by 8 listeners as neutral, one by 2 as anger / sadness: each clip counts once
+    (pooled counts would give neutral 0.8)."""
+    table = tmp_path / "tabulatedVotes.csv"
+    table.write_text(
+        '"","A","D","F","H","N","S","fileName"\n"1",0,0,0,0,8,0,"1001_DFA_NEU_XX"\n"2",1,0,0,0,0,1,"1001_IEO_SAD_HI"\n'
+    )
+    np.testing.assert_allclose(test_time.votes_marginal(table), [0.25, 0, 0, 0, 0.5, 0.25])
