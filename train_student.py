@@ -63,6 +63,14 @@ class StudentModelArguments:
             "Several: an ensemble (mean probability). Without it the student trains from scratch with cross-entropy."
         },
     )
+    votes_modality: str = field(
+        default="audiovisual",
+        metadata={
+            "help": "Which of CREMA-D's three ratings of a clip a votes table (tabulatedVotes.csv) teaches: "
+            "audiovisual (listeners saw and heard the clip; the default, what every committed votes run used), "
+            "voice (they heard the audio alone) or face (they saw the video alone). litecnn_ser/crowd_votes.py."
+        },
+    )
     teacher_logits: str = field(
         default="in_sample",
         metadata={
@@ -175,7 +183,10 @@ def student_views(model_args: StudentModelArguments) -> list[View]:
 def teacher_targets(model_args, data_args, training_args, splits, data_record: dict):
     """Every teacher checked first (labels, split), then its logits (cached), combined; and what to record."""
     window = model_args.teacher_max_duration_s
-    teachers = [open_teacher(folder, window, model_args.teacher_batch_size) for folder in model_args.teacher]
+    teachers = [
+        open_teacher(folder, window, model_args.teacher_batch_size, model_args.votes_modality)
+        for folder in model_args.teacher
+    ]
     for folder, teacher in zip(model_args.teacher, teachers):
         check_teacher(teacher, folder, label_names(splits), data_record)
     for teacher in teachers:  # a model teacher without a recorded window hears what the student hears

@@ -28,6 +28,13 @@ def _row(name: str, metrics: dict[str, float]) -> str:
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
+VOTES_PANELS = {
+    "voice": "the votes of listeners who heard each clip's voice alone",
+    "face": "the votes of viewers who saw each clip's face alone",
+    "audiovisual": "the votes of listeners who saw and heard each clip",
+}
+
+
 def _how_trained(distillation: dict | None) -> str:
     """One sentence on how the student was trained: from scratch, or from which teacher(s) and logits."""
     if not distillation:
@@ -44,6 +51,8 @@ def _how_trained(distillation: dict | None) -> str:
                 if distillation.get("views")
                 else f"hearing the first {window} s of each clip"
             )
+        if member.get("votes_modality") in VOTES_PANELS:  # crowd votes recorded with their panel (2026-12-04 on)
+            hears = VOTES_PANELS[member["votes_modality"]]
         speaker = ", with features standardised per speaker" if member.get("uses_speaker_statistics") else ""
         speaker += ", with features standardised per corpus" if member.get("uses_corpus_statistics") else ""
         described.append((member["teacher_model_type"], f"({hears}{size}{speaker})"))

@@ -32,7 +32,7 @@ import modeling_litecnn  # noqa: F401  (registers LiteCNN with the Auto classes:
 from data.audio import SAMPLING_RATE, load_audio
 from data.functionals import cache_dir_of, cached_functionals, clips_digest, file_digest, save_npz_atomically
 from data.views import View, apply_view
-from litecnn_ser.crowd_votes import CrowdVotesTeacher, is_votes_file
+from litecnn_ser.crowd_votes import DEFAULT_MODALITY, CrowdVotesTeacher, is_votes_file
 from litecnn_ser.feature_teacher import FeatureTeacher, is_feature_teacher
 from litecnn_ser.loading import ModelLoadError, check_weights
 from litecnn_ser.scoring import config_labels
@@ -154,11 +154,14 @@ def compute_model_logits(
     return np.concatenate(logits)
 
 
-def open_teacher(folder: str, window_s: float | None = None, batch_size: int = 32):
-    """A teacher folder of either kind, or a votes table; one clear error naming the folder when it is neither."""
+def open_teacher(
+    folder: str, window_s: float | None = None, batch_size: int = 32, votes_modality: str = DEFAULT_MODALITY
+):
+    """A teacher folder of either kind, or a votes table (its `votes_modality` ratings); one clear error naming the
+    folder when it is neither."""
     path = Path(folder)
     if is_votes_file(path):
-        return CrowdVotesTeacher(path)
+        return CrowdVotesTeacher(path, modality=votes_modality)
     if is_feature_teacher(path):
         try:
             teacher = FunctionalsTeacher.from_pretrained(path)

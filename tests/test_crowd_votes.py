@@ -72,6 +72,75 @@ def test_a_bad_votes_table_is_refused_naming_the_file_and_the_reason(tmp_path, c
         open_teacher(str(path))
 
 
+def _three_ratings(path: Path, rows: dict[str, list[list[int]]]) -> Path:
+    """A table as CREMA-D's: each clip rated by voice, face and audio-visual panels (row ids 1xxxxx, 2xxxxx, 3xxxxx)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
+        writer.writerow(HEADER)
+        for kind in range(3):
+            for index, (name, ratings) in enumerate(rows.items()):
+                writer.writerow([f"{kind + 1}{index:05d}", *ratings[kind], name, sum(ratings[kind])])
+    return path
+
+
+def test_each_modality_reads_its_own_rows_of_a_three_rating_table(tmp_path):
+    """Voice, face and audio-visual panels disagree on purpose: each modality gets its own panel's votes (the
+    module before 2026-12-04 kept the last row of a clip whatever was asked), and the record says which."""
+    table = _three_ratings(
+        tmp_path / "votes.csv",
+        {"1001_IEO_SAD_LO": [[0, 0, 0, 0, 9, 1], [0, 0, 0, 0, 1, 9], [0, 0, 5, 0, 0, 5]]},
+    )
+    for modality, votes in (
+        ("voice", [0, 0, 0, 0, 9, 1]),
+        ("face", [0, 0, 0, 0, 1, 9]),
+        ("audiovisual", [0, 0, 5, 0, 0, 5]),
+    ):
+        teacher = open_teacher(str(table), votes_modality=modality)
+        np.testing.assert_array_equal(teacher.votes["1001_IEO_SAD_LO"], votes)
+        assert teacher.describe()["votes_modality"] == modality
+    fingerprints = {open_teacher(str(table), votes_modality=m).fingerprint() for m in ("voice", "audiovisual")}
+    assert len(fingerprints) == 2  # cached logits of one panel are never reused for another
+    one = write_votes(tmp_path / "one.csv", {"1001_IEO_SAD_LO": [0, 0, 0, 0, 1, 9]})
+    assert open_teacher(str(one), votes_modality="voice").describe()["votes_modality"] == "one rating per clip"
+
+
+def test_an_ambiguous_or_incomplete_three_rating_table_is_refused(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text(
+        '"","A","D","F","H","N","S","fileName"\n"100001",1,0,0,0,0,0,"x"\n"300001",0,1,0,0,0,0,"x"\n'
+        '"100002",1,0,0,0,0,0,"y"\n"300002",0,1,0,0,0,0,"y"\n"300003",0,1,0,0,0,0,"y"\n'
+    )
+    with pytest.raises(SystemExit, match=r"line 6: y is rated twice with row ids starting 3 \(lines 5 and 6\)"):
+        open_teacher(str(path))
+    path.write_text(
+        '"","A","D","F","H","N","S","fileName"\n"100001",1,0,0,0,0,0,"x"\n"300001",0,1,0,0,0,0,"x"\n'
+        '"300002",0,1,0,0,0,0,"y"\n'
+    )
+    open_teacher(str(path))  # every clip has an audio-visual rating
+    with pytest.raises(SystemExit, match=r"y \(lines 4\) has no voice rating \(a row id starting 1\)"):
+        open_teacher(str(path), votes_modality="voice")
+    with pytest.raises(SystemExit, match="--votes_modality 'audio'"):
+        open_teacher(str(path), votes_modality="audio")
+
+
+def test_the_real_tables_voice_ratings_are_its_summary_voice_votes():
+    """CREMA-D's summaryTable.csv names each clip's majority per panel: the voice modality's majority is its
+    VoiceVote and the audio-visual one its MultiModalVote (a wrong digit-to-panel map agrees about half the time)."""
+    summary_path = SHARED_VOTES.parent / "summaryTable.csv"
+    if not summary_path.is_file():
+        pytest.skip("CREMA-D's tabulatedVotes.csv and summaryTable.csv are not beside the repository")
+    with summary_path.open(newline="") as handle:
+        summary = {row["FileName"]: row for row in csv.DictReader(handle)}
+    for modality, column in (("voice", "VoiceVote"), ("audiovisual", "MultiModalVote")):
+        votes = CrowdVotesTeacher(SHARED_VOTES, modality=modality).votes
+        agree = [
+            "ADFHNS"[counts.argmax()] in summary[name][column].split(":")
+            for name, counts in votes.items()
+            if (counts == counts.max()).sum() == 1
+        ]
+        assert len(agree) > 3_500 and np.mean(agree) == 1.0, modality
+
+
 def test_the_real_votes_table_agrees_with_most_labels():
     """On CREMA-D's own table (the 4,080 clips beside the repository), each clip's vote majority is its intended
     emotion for about three clips in four (0.746); read in another column order it would be near chance."""

@@ -58,3 +58,17 @@ def test_model_card_says_mixstyle_was_used_only_when_it_was():
     assert "with MixStyle in training (in 50% of batches" in said
     assert "in the stem and block 1 outputs mixed with another clip's, weight drawn from Beta(0.1, 0.1))" in said
     assert "MixStyle" not in model_card.describe_training({})
+
+
+def test_model_card_names_the_panel_of_a_votes_teacher():
+    from litecnn_ser import model_card
+
+    def card(modality=None):
+        member = {"teacher_model_type": "crowd votes", "teacher_parameters": None}
+        if modality:
+            member["votes_modality"] = modality
+        return model_card.describe_training({"distillation": {**member, "alpha": 0.5, "temperature": 2.0}})
+
+    assert "the crowd votes teacher (the votes of listeners who heard each clip's voice alone)" in card("voice")
+    assert "(the votes of listeners who saw and heard each clip)" in card("audiovisual")
+    assert "the crowd votes teacher (hearing whole clips)" in card()  # a model trained before the panel was recorded

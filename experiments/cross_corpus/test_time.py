@@ -7,8 +7,8 @@
   Schneider et al. 2020, "Improving robustness against common corruptions by covariate shift adaptation", for one
   sample. `w = 1` is the model as it is; `w = 0` is instance normalisation; the clip is scored alone (no padding);
 - `--votes_prior 0 0.5 1`: the clip's log-probabilities minus `tau` x the log of the crowd votes' emotion marginal
-  (each CREMA-D clip's vote shares in `tabulatedVotes.csv`, averaged over the clips; listeners say "neutral" for
-  32% of all votes): the bias towards neutral a votes teacher teaches, removed by one fixed vector (logit
+  (each CREMA-D clip's vote shares in `tabulatedVotes.csv`'s audio-visual ratings, the votes teacher's default,
+  averaged over the clips; "neutral" takes 25% of them): the bias towards neutral a votes teacher teaches, removed by one fixed vector (logit
   adjustment, Menon et al., 2021), so still a one-clip number. Each emotion's recall is kept.
 
     python experiments/cross_corpus/test_time.py --speeds 0.9 1.0 1.1 --models \
@@ -66,7 +66,7 @@ def speed_views(model_dir: str, dataset, speeds: list[float]) -> dict:
 
 def votes_marginal(path: Path) -> np.ndarray:
     """The crowd votes' share of each emotion (EMOTIONS order), each rated clip's vote shares averaged."""
-    shares = [counts / counts.sum() for counts in read_votes(path).values()]
+    shares = [counts / counts.sum() for counts in read_votes(path)[0].values()]
     return np.mean(shares, axis=0)
 
 
