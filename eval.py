@@ -98,9 +98,24 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results))
     else:
         print_summary(results)
-    for item in results["skipped"]:
-        print(f"skipped {item['file']}: {item['reason']}", file=sys.stderr)
+    print_skipped(results["skipped"])
     return 0
+
+
+def print_skipped(skipped: list[dict], shown: int = 3) -> None:
+    """The files left out, on stderr, one line per reason: a lone file by name; several counted, the first `shown`
+    named (`--json` and `--output_dir`'s eval_results.json list every one)."""
+    by_reason: dict[str, list[str]] = {}
+    for item in skipped:
+        by_reason.setdefault(item["reason"], []).append(item["file"])
+    for reason, files in by_reason.items():
+        if len(files) == 1:
+            print(f"skipped {files[0]}: {reason}", file=sys.stderr)
+            continue
+        names = ", ".join(files[:shown])
+        if len(files) > shown:
+            names += f" and {len(files) - shown} more (--json or --output_dir lists every file)"
+        print(f"skipped {len(files)} files: {reason}: {names}", file=sys.stderr)
 
 
 def print_summary(results: dict) -> None:

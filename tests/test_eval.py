@@ -137,3 +137,16 @@ def test_eval_adapt_recording_refuses_a_single_clip(leaning_scorer, tmp_path, ca
         assert eval_script.main(args) == 2
     err = capsys.readouterr().err
     assert "one" in err and "at least 2 files" in err
+
+
+def test_skipped_files_are_told_once_per_reason_and_none_is_lost(capsys):
+    surprise = "left out: emotion 'surprise' is not one of the six"
+    skipped = [{"file": f"DC/su{i:02d}.flac", "reason": surprise} for i in range(1, 6)]
+    skipped += [{"file": "KL/a01.flac", "reason": "cannot decode"}, {"file": "JE/su01.flac", "reason": surprise}]
+    eval_script.print_skipped(skipped)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"skipped 6 files: {surprise}: DC/su01.flac, DC/su02.flac, DC/su03.flac and 3 more "
+        "(--json or --output_dir lists every file)",
+        "skipped KL/a01.flac: cannot decode",
+    ]
