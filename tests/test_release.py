@@ -166,7 +166,7 @@ def test_the_recipes_leave_one_corpus_out_rows_go_on_the_card(tmp_path):
     card = write_card(
         tmp_path, _mix_config(), _evaluations(), {}, None, "make model", "configs/robust.json", read_loco(folder)
     ).read_text()
-    assert "| SAVEE | CREMA-D + TESS | 420 | 0.432 / 0.411 | 0.476 | 0.556 | one seed |" in card
+    assert "| SAVEE | CREMA-D + TESS | 420 | 0.432 / 0.411 | 0.476 | 0.556 | one seed | not kept |" in card
     # the same recipe rerun with other seeds (loco.py's NAME_seedN beside it): the card gives their mean ± sd
     for seed, accuracy in ((1, 0.3321), (2, 0.3821)):
         (tmp_path / f"loco_robust_seed{seed}").mkdir()
@@ -174,10 +174,12 @@ def test_the_recipes_leave_one_corpus_out_rows_go_on_the_card(tmp_path):
         (tmp_path / f"loco_robust_seed{seed}" / "savee.json").write_text(json.dumps(rerun))
     (tmp_path / "loco_robust_seed2_long").mkdir()  # another recipe whose name starts the same: not a seed
     (tmp_path / "loco_robust_seed2_long" / "savee.json").write_text(json.dumps({**row, "train_command": "--seed 9"}))
-    (folder / "savee.json").write_text(json.dumps({**row, "train_command": "train_student.py --seed 42"}))
+    recall = {"anger": 0.3, "disgust": 0.15, "fear": 0.0833, "happiness": 0.45, "neutral": 0.825, "sadness": 0.0167}
+    own = {**row, "one_clip": {**row["one_clip"], "recall": recall}, "train_command": "train_student.py --seed 42"}
+    (folder / "savee.json").write_text(json.dumps(own))
     card = write_card(
         tmp_path, _mix_config(), _evaluations(), {}, None, "make model", "configs/robust.json", read_loco(folder)
     ).read_text()
-    assert "| 0.432 / 0.411 | 0.476 | 0.556 | 0.382 ± 0.050 (seeds 42, 1, 2) |" in card
+    assert "| 0.432 / 0.411 | 0.476 | 0.556 | 0.382 ± 0.050 (seeds 42, 1, 2) | fear, sadness |" in card
     assert "experiments/results/loco_robust/" in card and "`configs/robust.json`" in card
     assert f'model="models/{tmp_path.name}"' in card  # its usage loads this folder, not the other shipped model
