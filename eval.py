@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results))
     else:
         print_summary(results)
+    if results.get("warning"):
+        print(f"warning: {results['warning']}", file=sys.stderr)
     print_skipped(results["skipped"])
     return 0
 

@@ -81,6 +81,9 @@ def evaluate(
         "skipped": [{"file": name, "reason": reason} for name, reason in preparation.skipped],
         "metrics": report(logits, labels, names),
     }
+    heard = heard_in_training(results["corpus"], subset, record)
+    if heard:
+        results["warning"] = heard
     if speaker_adaptation:
         adapted = centre_log_probabilities(logits, dataset["actor_id"])
         results["speaker_adapted"] = report(adapted, labels, names)
@@ -162,6 +165,22 @@ def model_inputs(feature_extractor, dataset, view: View, trim: bool) -> list[np.
 
     clips = (model_clip(audio, view, trim) for audio in dataset.with_format(None)["audio"])
     return [np.asarray(feature_extractor(clip, sampling_rate=SAMPLING_RATE)["input_values"][0]) for clip in clips]
+
+
+def heard_in_training(corpus: str, subset: str, record: dict) -> str | None:
+    """What to warn when every clip of a corpus the model trained on is scored (some of them are its training
+    clips, so the numbers are neither a new corpus's nor new speakers'); None otherwise."""
+    trained_on = str(record.get("corpus") or "").split("+")
+    if subset != "all" or corpus not in trained_on:
+        return None
+    validated_on = record.get("validation_corpus") or trained_on[0]
+    held_out = (
+        " (--subset validation scores its held-out speakers)" if record.get("split") and corpus == validated_on else ""
+    )
+    return (
+        f"the model was trained on {corpus} ({'+'.join(trained_on)} in its training data): scoring all of it mixes "
+        f"clips it trained on with the ones it did not{held_out}; these are not numbers on an unseen corpus"
+    )
 
 
 def select_subset(corpus, subset: str, record: dict, model_id: str, data_dir: str):

@@ -150,3 +150,17 @@ def test_skipped_files_are_told_once_per_reason_and_none_is_lost(capsys):
         "(--json or --output_dir lists every file)",
         "skipped KL/a01.flac: cannot decode",
     ]
+
+
+def test_scoring_all_of_a_training_corpus_is_flagged_and_nothing_else_is():
+    from litecnn_ser.evaluation import heard_in_training
+
+    mix = {"corpus": "cremad+savee+tess", "split": "speaker", "validation_corpus": "cremad"}
+    savee = heard_in_training("savee", "all", mix)
+    assert "trained on savee (cremad+savee+tess in its training data)" in savee and "--subset validation" not in savee
+    assert "--subset validation scores its held-out speakers" in heard_in_training("cremad", "all", mix)
+    assert heard_in_training("cremad", "validation", mix) is None  # the held-out actors: a fair number
+    fold = {"corpus": "cremad+tess", "split": "speaker", "validation_corpus": "cremad"}  # loco.py's savee fold
+    assert heard_in_training("savee", "all", fold) is None
+    assert heard_in_training("ravdess", "all", {"corpus": "cremad", "split": "speaker"}) is None
+    assert "held-out speakers" in heard_in_training("cremad", "all", {"corpus": "cremad", "split": "speaker"})
