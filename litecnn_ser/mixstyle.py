@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from modeling_litecnn import _frame_mask
+
 MIXSTYLE_LAYERS = ("stem", "block 1")
 """Where the styles are mixed: the stem's output and the first block's (the paper mixes after early layers only,
 where the statistics say more about the recording than about the content)."""
@@ -58,7 +60,7 @@ def clip_statistics(hidden: torch.Tensor, lengths: torch.Tensor | None) -> tuple
         mean = stats.mean(-1, keepdim=True)
         variance = stats.var(-1, keepdim=True, unbiased=False)
     else:
-        mask = (torch.arange(hidden.shape[-1], device=hidden.device)[None, :] < lengths[:, None])[:, None, :].float()
+        mask = _frame_mask(lengths, hidden.shape[-1])[:, None, :].float()  # the model's own mask of real frames
         count = mask.sum(-1, keepdim=True)
         mean = (stats * mask).sum(-1, keepdim=True) / count
         variance = (((stats - mean) * mask) ** 2).sum(-1, keepdim=True) / count
@@ -81,9 +83,8 @@ def mixing_styles(student: nn.Module, attention_mask: torch.Tensor | None, draws
     stem and the first block, removed on the way out). `student`: a `LiteCNNForAudioClassification`."""
     backbone = student.litecnn
     lengths = None
-    if attention_mask is not None and any(
-        draw is not None for draw in draws
-    ):  # the frames of each layer that hold the clip, as the model counts them
+    mixes = any(draw is not None for draw in draws)
+    if attention_mask is not None and mixes:  # the frames of each layer that hold the clip, as the model counts them
         sample_lengths = (attention_mask != 0).sum(-1).clamp(min=backbone.min_input_length)
         lengths = backbone.frame_lengths(sample_lengths)
     layers = (backbone.stem, backbone.blocks[0])

@@ -49,7 +49,7 @@ import time
 from pathlib import Path
 
 from litecnn_ser.metrics import mean_sd
-from litecnn_ser.release import SEED_SUFFIX, training_seed
+from litecnn_ser.release import RARELY_SAID, SEED_SUFFIX, training_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "experiments" / "results"
@@ -64,8 +64,6 @@ SPLIT = ["--split", "speaker", "--split_seed", "42"]
 """CREMA-D's speaker split of every CREMA-D run in this project: the same 10 validation actors."""
 RECALL = "recall_"
 """eval.py's metrics prefix of one emotion's recall."""
-NEVER_SAID = 0.10
-"""An emotion the model recalls below this on every seed of a fold is one it (almost) never says there."""
 FOLD_FIELD = "{fold}"
 """Replaced by the fold's name in the recipe's arguments (a teacher per fold)."""
 
@@ -244,6 +242,11 @@ def rescore(name: str, fold: str, corpora: dict[str, Path], python: str) -> None
     path.write_text(json.dumps(row, indent=1) + "\n")
 
 
+def _left_out(fold: str) -> str:
+    """A fold's "left out (scored on)" cell: the corpus, or for `none` the validation actors it scores."""
+    return "none (CREMA-D validation actors)" if fold == "none" else fold
+
+
 def _pair(scores: dict | None) -> str:
     return f"{scores['accuracy']:.3f} / {scores['uar']:.3f}" if scores else ""
 
@@ -267,7 +270,7 @@ def table(results: Path = RESULTS) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for recipe, fold, row in _rows(results):
-        left_out = "none (CREMA-D validation actors)" if fold == "none" else fold
+        left_out = _left_out(fold)
         minutes = row.get("training_wall_time_s")
         wall = f"{minutes / 60:.0f} min" if minutes else ""
         resumed = shlex.split(row.get("train_command", ""))
@@ -325,7 +328,7 @@ def seed_table(results: Path = RESULTS) -> str:
             {f"{row['training_wall_time_s'] / 60:.0f}" for row in rows if row.get("training_wall_time_s")}, key=int
         )
         lines.append(
-            f"| {recipe} | {'none (CREMA-D validation actors)' if fold == 'none' else fold} | "
+            f"| {recipe} | {_left_out(fold)} | "
             f"{', '.join('?' if seed is None else str(seed) for seed in seeds)} | "
             f"{_over_seeds(rows, score('one_clip'))} | {_over_seeds(rows, score('one_clip', 'uar'))} | {per_seed} | "
             f"{_over_seeds(rows, score('speaker_adapted'))} | {_over_seeds(rows, score('recording_adapted'))} | "
@@ -337,20 +340,20 @@ def seed_table(results: Path = RESULTS) -> str:
 
 def recall_table(results: Path = RESULTS) -> str:
     """Per recipe and fold, each emotion's one-clip recall (mean over the seeds whose row has it) and the emotions
-    recalled below NEVER_SAID on every one of those seeds: what a model says on a corpus it never heard, by class."""
+    recalled below RARELY_SAID on every one of those seeds: what a model says on a corpus it never heard, by class."""
     groups = {key: [row for row in rows if "recall" in row["one_clip"]] for key, rows in _seed_groups(results).items()}
     emotions = next((list(rows[0]["one_clip"]["recall"]) for rows in groups.values() if rows), [])
     lines = [
-        f"| recipe | left out (scored on) | seeds | {' | '.join(emotions)} | recalled below {NEVER_SAID:.2f} on every seed |",
+        f"| recipe | left out (scored on) | seeds | {' | '.join(emotions)} | recalled below {RARELY_SAID:.2f} on every seed |",
         f"|---|---|---:|{'---:|' * len(emotions)}---|",
     ]
     for (recipe, fold), rows in groups.items():
         if not rows:
             continue
         recalls = {emotion: [row["one_clip"]["recall"][emotion] for row in rows] for emotion in emotions}
-        never = [emotion for emotion, values in recalls.items() if max(values) < NEVER_SAID]
+        never = [emotion for emotion, values in recalls.items() if max(values) < RARELY_SAID]
         lines.append(
-            f"| {recipe} | {'none (CREMA-D validation actors)' if fold == 'none' else fold} | {len(rows)} | "
+            f"| {recipe} | {_left_out(fold)} | {len(rows)} | "
             + " | ".join(f"{statistics.mean(values):.2f}" for values in recalls.values())
             + f" | {', '.join(never) or '-'} |"
         )
