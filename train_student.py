@@ -26,6 +26,7 @@ from data.audio import SAMPLING_RATE
 from data.functionals import FEATURE_SETS
 from data.views import View, view_grid
 from litecnn_ser.arguments import DataArguments, parse_args
+from litecnn_ser.crowd_votes import MODALITIES
 from litecnn_ser.distillation import (
     DistillationTrainer,
     DistillationTrainingArguments,
@@ -68,7 +69,8 @@ class StudentModelArguments:
         metadata={
             "help": "Which of CREMA-D's three ratings of a clip a votes table (tabulatedVotes.csv) teaches: "
             "audiovisual (listeners saw and heard the clip; the default, what every committed votes run used), "
-            "voice (they heard the audio alone) or face (they saw the video alone). litecnn_ser/crowd_votes.py."
+            "voice (they heard the audio alone) or face (they saw the video alone). litecnn_ser/crowd_votes.py.",
+            "choices": list(MODALITIES),
         },
     )
     teacher_logits: str = field(

@@ -85,8 +85,7 @@ def mixing_styles(student: nn.Module, attention_mask: torch.Tensor | None, draws
     lengths = None
     mixes = any(draw is not None for draw in draws)
     if attention_mask is not None and mixes:  # the frames of each layer that hold the clip, as the model counts them
-        sample_lengths = (attention_mask != 0).sum(-1).clamp(min=backbone.min_input_length)
-        lengths = backbone.frame_lengths(sample_lengths)
+        lengths = backbone.frame_lengths(backbone.sample_lengths(attention_mask))
     layers = (backbone.stem, backbone.blocks[0])
     hooks = []
     for index, (layer, draw) in enumerate(zip(layers, draws)):

@@ -83,3 +83,32 @@ def test_the_votes_marginal_averages_each_clips_shares_not_the_pooled_counts(tmp
         '"","A","D","F","H","N","S","fileName"\n"1",0,0,0,0,8,0,"1001_DFA_NEU_XX"\n"2",1,0,0,0,0,1,"1001_IEO_SAD_HI"\n'
     )
     np.testing.assert_allclose(test_time.votes_marginal(table), [0.25, 0, 0, 0, 0.5, 0.25])
+
+
+def test_calibration_clips_are_never_scored_and_come_from_the_pool_of_their_own_group():
+    groups = {"a": np.arange(0, 10), "b": np.arange(10, 16), "c": np.arange(16, 18)}
+    pool = np.array([1, 2, 3, 11, 12, 13, 14, 16])
+    draws = test_time.calibration_draws(groups, 3, 20, np.random.default_rng(0), pool)
+    assert len(draws) == 20
+    for calibration, scored in draws:
+        assert len(calibration) == len(scored) == 2  # "c" has 2 rows: no 3 to draw and one left to score
+        for chosen, rest, rows in zip(calibration, scored, (groups["a"], groups["b"])):
+            assert len(chosen) == 3 and set(chosen) <= set(pool) & set(rows)
+            assert set(chosen).isdisjoint(rest) and set(chosen) | set(rest) == set(rows)
+    assert len({tuple(c[0]) for c, _ in draws}) > 1  # random draws, not the same clips each time
+    assert test_time.calibration_draws(groups, 11, 5, np.random.default_rng(0)) == []
+
+
+def test_a_reference_moves_the_calibration_mean_to_the_training_setups_not_to_zero():
+    """Two emotions; every clip of the new setup leans to emotion 0 by +2. Calibrated with its neutral clips (label
+    1) only, plain centring makes neutral look like the average and loses a neutral clip; referenced to the
+    training setup's neutral mean, the lean is removed and each clip's own evidence decides."""
+    evidence = np.array([1.0, -1.0, 1.0, -1.0, -1.0, -1.0])
+    labels = np.array([0, 1, 0, 1, 1, 1])
+    log_probabilities = np.stack([2.0 + evidence, -evidence], axis=1)  # emotion 0 favoured by +2 everywhere
+    neutral_reference = np.array([-1.0, 1.0])  # on the training setup, neutral clips score (-1, +1)
+    draws = [([np.array([3, 4, 5])], [np.array([0, 1, 2])])]
+    plain = test_time._per_group_scores(log_probabilities, labels, draws, np.zeros(2))
+    referenced = test_time._per_group_scores(log_probabilities, labels, draws, neutral_reference)
+    assert referenced["accuracy"] == 1.0
+    assert plain["accuracy"] < 1.0  # row 1 (neutral) lands on a tie, argmax emotion 0

@@ -129,6 +129,18 @@ def test_teacher_with_other_labels_is_refused_before_training(tiny_teacher, corp
     assert not (tmp_path / "out").exists()
 
 
+def test_an_unknown_votes_panel_is_refused_before_any_clip_is_read(tmp_path, capsys):
+    """A misspelt panel fails at parsing, naming the flag and the panels, not after minutes of data loading."""
+    missing = tmp_path / "no_corpus_here"
+    with pytest.raises(SystemExit):
+        train_student.main(
+            ["--data_dir", str(missing), "--output_dir", str(tmp_path / "out"), "--votes_modality", "faces"]
+        )
+    error = capsys.readouterr().err
+    assert "--votes_modality" in error and "'faces'" in error and "audiovisual" in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_teacher_from_another_split_is_refused(tiny_teacher, corpus_dir, dataset_cache, tmp_path):
     with pytest.raises(SystemExit, match="trained on another split .*split='stratified'.*leak"):
         train_student.main(

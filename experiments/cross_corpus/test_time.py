@@ -11,13 +11,30 @@
   averaged over the clips; "neutral" takes 25% of them): the bias towards neutral a votes teacher teaches, removed by one fixed vector (logit
   adjustment, Menon et al., 2021), so still a one-clip number. Each emotion's recall is kept.
 
+And one that is not a one-clip lever, to size what adaptation asks of a user:
+
+- `--calibration_clips 5 10 20 50`: how many unlabelled clips of a new recording setup (or of a new speaker) the
+  adaptations need. For each K, `--draws` times: K clips drawn at random from the scored corpus (`recording`: any
+  speakers, the runtimes' `--adapt_recording`), K of each speaker (`speaker`), or K of the corpus's neutral clips
+  (`recording, neutral only`: the calibration a user would naturally record, "speak normally", which breaks the
+  assumption that the clips span emotions), or K clips for re-estimating batch-norm statistics (`adabn`, fewer
+  draws: each is a scoring pass). The other clips are scored (never a calibration clip itself), the mean and sd
+  over draws reported; `all` is the adaptation over every clip, the scored one included (what eval.py reports).
+  Centring assumes the calibration clips' mean log-probability should be the same for every emotion; `referenced`
+  settings move it to what it is on the model's own validation clips instead (CREMA-D's validation actors: all of
+  them, or their neutral clips for a neutral calibration), so that a user's "speak normally" clips can calibrate.
+
     python experiments/cross_corpus/test_time.py --speeds 0.9 1.0 1.1 --models \
         runs/loco/mix_hint3_b05_aug_trim_votes_e10_seed1/savee runs/loco/mix_hint3_b05_aug_trim_votes_e10_seed1/tess
     python experiments/cross_corpus/test_time.py --clip_statistics 1.0 0.9 0.75 0.5 0.0 --models ...
     python experiments/cross_corpus/test_time.py --votes_prior 0 0.5 1 --models ...
+    python experiments/cross_corpus/test_time.py --calibration_clips 5 10 20 50 --corpus savee --models \
+        models/litecnn-ser
 
-A model folder `runs/loco/NAME/FOLD` is scored on its left-out corpus FOLD (`SHARED/FOLD`); the scores, per setting,
-go to experiments/results/test_time/{speeds,clip_statistics,votes_prior}.json (one entry per model, replaced when scored again).
+A model folder `runs/loco/NAME/FOLD` is scored on its left-out corpus FOLD (`SHARED/FOLD`), any other model on
+`--corpus`; the scores, per setting, go to
+experiments/results/test_time/{speeds,clip_statistics,votes_prior,calibration_clips}.json (one entry per model and
+corpus, replaced when scored again).
 """
 
 from __future__ import annotations
@@ -132,6 +149,127 @@ def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
     return scores
 
 
+def _summary(runs: list[dict]) -> dict:
+    summary = {"draws": len(runs)}
+    for key in ("accuracy", "uar"):
+        values = [run[key] for run in runs]
+        summary[key] = round(float(np.mean(values)), 4)
+        summary[f"{key}_sd"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else 0.0
+    return summary
+
+
+def calibration_draws(
+    groups: dict, k: int, draws: int, rng: np.random.Generator, pool: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`draws` x (calibration rows, scored rows): K rows drawn in each group (a speaker, or the whole corpus), the
+    group's other rows scored; `pool` restricts the calibration rows (the neutral clips), never the scored ones.
+    Groups with no K rows to draw and one left to score are skipped; none at all gives []."""
+    out = []
+    for _ in range(draws):
+        calibration, scored = [], []
+        for rows in groups.values():
+            candidates = rows if pool is None else np.intersect1d(rows, pool)
+            if len(candidates) < k or len(rows) <= k:
+                continue
+            chosen = rng.choice(candidates, size=k, replace=False)
+            calibration.append(chosen)
+            scored.append(np.setdiff1d(rows, chosen))
+        if not calibration:
+            return []
+        out.append((calibration, scored))
+    return [(c, s) for c, s in out]
+
+
+def _per_group_scores(log_probabilities: np.ndarray, labels: np.ndarray, draws, reference: np.ndarray) -> dict:
+    """Mean and sd over draws of accuracy and UAR on the scored rows, each group's log-probabilities moved by the
+    mean of its own calibration rows (a speaker's, or the corpus's) minus `reference` (what that mean is on the
+    training setup; zeros: plain centring), all groups' scored rows pooled."""
+    runs = []
+    for calibration, scored in draws:
+        moved = np.concatenate(
+            [
+                log_probabilities[s] - (log_probabilities[c].mean(axis=0) - reference)
+                for c, s in zip(calibration, scored)
+            ]
+        )
+        runs.append(accuracy_and_uar(moved, labels[np.concatenate(scored)]))
+    return _summary(runs)
+
+
+def reference_log_probabilities(score, record: dict, names: list[str], shared: Path) -> dict[str, np.ndarray] | None:
+    """The mean log-probability of the model's own validation clips (CREMA-D's validation actors, which selected
+    its checkpoint: the training setup, new voices), over all of them and over the neutral ones; None for a model
+    validated elsewhere."""
+    actors = set(record.get("validation_actors") or [])
+    if not actors or "cremad" not in str(record.get("corpus", "cremad")).split("+"):
+        return None
+    corpus = load_sources([f"cremad={shared / 'crema-d' / 'AudioFLAC'}"])[0]
+    validation = corpus.select(np.flatnonzero(np.isin(np.asarray(corpus["actor_id"], dtype=int), list(actors))))
+    labels = to_model_labels(validation, names, "the reference clips")
+    log_probabilities = torch.log_softmax(torch.as_tensor(score(validation)), -1).numpy().astype(np.float64)
+    neutral = labels == names.index("neutral")
+    return {"all": log_probabilities.mean(axis=0), "neutral": log_probabilities[neutral].mean(axis=0)}
+
+
+def calibration_clips(
+    model_dir: str, dataset, ks: list[int], draws: int, adabn_draws: int, shared: Path, seed: int = 0
+) -> dict:
+    """Accuracy and UAR after adapting with K unlabelled clips, for each K (module docstring)."""
+    from litecnn_ser.adaptation import adapt_batch_norm
+    from litecnn_ser.speaker_adaptation import centre_log_probabilities
+    from litecnn_ser.teachers import compute_model_logits
+
+    model, feature_extractor, record = load_model(model_dir)
+    names = config_labels(model.config)
+    labels = to_model_labels(dataset, names, model_dir)
+    view = View(1.0, 0.0, evaluation_window(record))
+    trim = record.get("trim_silence")
+
+    def score(clips, scorer=model):
+        return compute_model_logits(scorer, feature_extractor, clips, view, 32, trim)
+
+    log_probabilities = torch.log_softmax(torch.as_tensor(score(dataset)), -1).numpy().astype(np.float64)
+    speakers = np.asarray([str(s) for s in dataset["actor_id"]])
+    everyone = {"all": np.arange(len(labels))}
+    by_speaker = {s: np.flatnonzero(speakers == s) for s in np.unique(speakers)}
+    neutral = np.flatnonzero(labels == names.index("neutral"))
+    zero = np.zeros(len(names))
+    settings = [
+        ("recording", everyone, None, zero),
+        ("speaker", by_speaker, None, zero),
+        ("recording, neutral only", everyone, neutral, zero),
+    ]
+    reference = reference_log_probabilities(score, record, names, shared)
+    if reference is not None:
+        settings += [
+            ("recording, referenced", everyone, None, reference["all"]),
+            ("recording, neutral only, referenced", everyone, neutral, reference["neutral"]),
+            ("speaker, neutral only, referenced", by_speaker, neutral, reference["neutral"]),
+        ]
+    scores = {
+        "one clip": accuracy_and_uar(log_probabilities, labels),
+        "recording, all": accuracy_and_uar(log_probabilities - log_probabilities.mean(axis=0), labels),
+        "speaker, all": accuracy_and_uar(centre_log_probabilities(log_probabilities, speakers), labels),
+    }
+    if reference is not None:
+        scores["reference"] = {key: np.round(value, 4).tolist() for key, value in reference.items()}
+    inputs = model_inputs(feature_extractor, dataset, view, trim)
+    rng = np.random.default_rng(seed)
+    for k in ks:
+        for setting, groups, pool, offset in settings:
+            chosen = calibration_draws(groups, k, draws, rng, pool)
+            if chosen:
+                scores[f"{setting}, K={k}"] = _per_group_scores(log_probabilities, labels, chosen, offset)
+        runs = []
+        for calibration, scored in calibration_draws(everyone, k, adabn_draws, rng):
+            adapted_logits = score(dataset, adapt_batch_norm(model, [inputs[i] for i in calibration[0]]))
+            runs.append(accuracy_and_uar(adapted_logits[scored[0]], labels[scored[0]]))
+        if runs:
+            scores[f"adabn, K={k}"] = _summary(runs)
+        print(f"K={k}", json.dumps({key: v for key, v in scores.items() if key.endswith(f"K={k}")}), flush=True)
+    return scores
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", required=True, help="runs/loco/NAME/FOLD folders")
@@ -139,26 +277,42 @@ def main(argv: list[str] | None = None) -> None:
     lever.add_argument("--speeds", nargs="+", type=float)
     lever.add_argument("--clip_statistics", nargs="+", type=float, metavar="W")
     lever.add_argument("--votes_prior", nargs="+", type=float, metavar="TAU")
+    lever.add_argument("--calibration_clips", nargs="+", type=int, metavar="K")
+    parser.add_argument("--draws", type=int, default=50, help="--calibration_clips: draws per K (centring)")
+    parser.add_argument("--adabn_draws", type=int, default=5, help="--calibration_clips: draws per K (AdaBN)")
+    parser.add_argument("--corpus", help="the corpus to score (a folder of SHARED; default: the model folder's name)")
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--votes", type=Path, help="the votes table (default: SHARED/crema-d/tabulatedVotes.csv)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    kind = "speeds" if args.speeds else "clip_statistics" if args.clip_statistics else "votes_prior"
+    if args.calibration_clips and min(args.calibration_clips) < 1:
+        parser.error(f"--calibration_clips: K must be at least 1, got {min(args.calibration_clips)}")
+    if args.draws < 2 or args.adabn_draws < 0:
+        parser.error("--draws must be at least 2 (a mean and an sd) and --adabn_draws at least 0")
+    kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips")
+    kind = next(name for name in kinds if getattr(args, name))
     votes = args.votes or Path(args.shared) / "crema-d" / "tabulatedVotes.csv"
     output = RESULTS / f"{kind}.json"
     results = json.loads(output.read_text()) if output.exists() else {}
     corpora = {}
     for model_dir in args.models:
-        fold = Path(model_dir).name
+        fold = args.corpus or Path(model_dir).name
+        if not (Path(args.shared) / fold).is_dir():
+            raise SystemExit(f"error: {model_dir}: no corpus {Path(args.shared) / fold} to score (--corpus NAME)")
         if fold not in corpora:
             corpora[fold] = load_sources([f"{fold}={Path(args.shared) / fold}"])[0]
         if args.speeds:
             scores = speed_views(model_dir, corpora[fold], args.speeds)
         elif args.clip_statistics:
             scores = clip_statistics(model_dir, corpora[fold], args.clip_statistics)
-        else:
+        elif args.votes_prior:
             scores = votes_prior(model_dir, corpora[fold], args.votes_prior, votes)
-        results[str(Path(model_dir).relative_to(ROOT) if Path(model_dir).is_absolute() else model_dir)] = scores
+        else:
+            scores = calibration_clips(
+                model_dir, corpora[fold], args.calibration_clips, args.draws, args.adabn_draws, Path(args.shared)
+            )
+        key = str(Path(model_dir).relative_to(ROOT) if Path(model_dir).is_absolute() else model_dir)
+        results[key if fold == Path(model_dir).name else f"{key} on {fold}"] = scores
         print(model_dir, json.dumps(scores), flush=True)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=1) + "\n")

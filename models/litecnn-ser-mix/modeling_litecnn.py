@@ -132,6 +132,11 @@ class LiteCNNPreTrainedModel(PreTrainedModel):
                 per_stage.append(lengths)
         return per_stage
 
+    def sample_lengths(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B,) real samples of each clip of an `attention_mask` (B, T), at least `min_input_length` (a shorter
+        input is padded to it). Counted as integers: a float mask in half precision would round the sum."""
+        return (attention_mask != 0).sum(-1).clamp(min=self.min_input_length)
+
     @property
     def min_input_length(self) -> int:
         """The shortest input in samples that leaves at least one frame after the last pool."""
@@ -195,8 +200,8 @@ class LiteCNNModel(LiteCNNPreTrainedModel):
         if samples < min_length:
             input_values = nn.functional.pad(input_values, (0, min_length - samples))
         lengths = conv_lengths = None
-        if attention_mask is not None:  # counted as integers: a float mask in half precision would round the sum
-            sample_lengths = (attention_mask != 0).sum(-1).clamp(min=min_length)
+        if attention_mask is not None:
+            sample_lengths = self.sample_lengths(attention_mask)
             lengths = self.frame_lengths(sample_lengths)
             kernel, stride = self._layer_shapes()[0]
             conv_lengths = torch.div(sample_lengths - kernel, stride, rounding_mode="floor") + 1
@@ -218,10 +223,7 @@ class LiteCNNModel(LiteCNNPreTrainedModel):
     def pool(self, last_hidden_state: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """The pooled embedding (B, hidden_size) of a `last_hidden_state` (or `hidden_states[-1]`) computed with
         this `attention_mask`: equal to the forward's `pooler_output`, for callers that hold only the hidden states."""
-        lengths = None
-        if attention_mask is not None:
-            sample_lengths = (attention_mask != 0).sum(-1).clamp(min=self.min_input_length)
-            lengths = self.frame_lengths(sample_lengths)[-1]
+        lengths = None if attention_mask is None else self.frame_lengths(self.sample_lengths(attention_mask))[-1]
         return self._pool(last_hidden_state, lengths)
 
     def _pool(self, hidden: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
