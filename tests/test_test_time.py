@@ -112,3 +112,18 @@ def test_a_reference_moves_the_calibration_mean_to_the_training_setups_not_to_ze
     referenced = test_time._per_group_scores(log_probabilities, labels, draws, neutral_reference)
     assert referenced["accuracy"] == 1.0
     assert plain["accuracy"] < 1.0  # row 1 (neutral) lands on a tie, argmax emotion 0
+
+
+def test_the_calibration_table_has_one_column_per_k_and_marks_what_was_not_measured():
+    cell = {"draws": 2, "accuracy": 0.5, "accuracy_sd": 0.1, "uar": 0.4, "uar_sd": 0.1}
+    scores = {
+        "one clip": {"accuracy": 0.25, "uar": 0.2},
+        "recording, K=5": cell,
+        "recording, K=20": {**cell, "accuracy": 0.6},
+        "adabn, K=20": cell,
+    }
+    table = test_time.calibration_table({"m on savee": scores}).splitlines()
+    assert table[2] == "| calibration | K = 5 | K = 20 |"
+    assert "| recording | 0.500 ± 0.100 (0.400) | 0.600 ± 0.100 (0.400) |" in table
+    assert "| adabn | - | 0.500 ± 0.100 (0.400) |" in table
+    assert not any(line.startswith("| speaker") for line in table)  # nothing measured: no row

@@ -34,7 +34,8 @@ And one that is not a one-clip lever, to size what adaptation asks of a user:
 A model folder `runs/loco/NAME/FOLD` is scored on its left-out corpus FOLD (`SHARED/FOLD`), any other model on
 `--corpus`; the scores, per setting, go to
 experiments/results/test_time/{speeds,clip_statistics,votes_prior,calibration_clips}.json (one entry per model and
-corpus, replaced when scored again).
+corpus, replaced when scored again; `--calibration_clips` adds
+its settings to the entry, so AdaBN and centring can be measured by separate runs).
 """
 
 from __future__ import annotations
@@ -239,7 +240,7 @@ def calibration_clips(
         ("speaker", by_speaker, None, zero),
         ("recording, neutral only", everyone, neutral, zero),
     ]
-    reference = reference_log_probabilities(score, record, names, shared)
+    reference = reference_log_probabilities(score, record, names, shared) if draws else None
     if reference is not None:
         settings += [
             ("recording, referenced", everyone, None, reference["all"]),
@@ -256,7 +257,7 @@ def calibration_clips(
     inputs = model_inputs(feature_extractor, dataset, view, trim)
     rng = np.random.default_rng(seed)
     for k in ks:
-        for setting, groups, pool, offset in settings:
+        for setting, groups, pool, offset in settings if draws else ():
             chosen = calibration_draws(groups, k, draws, rng, pool)
             if chosen:
                 scores[f"{setting}, K={k}"] = _per_group_scores(log_probabilities, labels, chosen, offset)
@@ -270,16 +271,56 @@ def calibration_clips(
     return scores
 
 
+CALIBRATION_ROWS = (
+    "recording",
+    "speaker",
+    "adabn",
+    "recording, neutral only",
+    "recording, neutral only, referenced",
+    "recording, referenced",
+    "speaker, neutral only, referenced",
+)
+
+
+def calibration_table(results: dict) -> str:
+    """calibration_clips.json as Markdown, one table per model and corpus: accuracy ± sd over draws (UAR)."""
+    out = []
+    for model, scores in results.items():
+        ks = sorted({int(key.rsplit("K=", 1)[1]) for key in scores if "K=" in key})
+        one, recording, speaker = (scores.get(key, {}) for key in ("one clip", "recording, all", "speaker, all"))
+        out += [
+            f"**{model}**: one clip {one.get('accuracy', 0):.3f} (UAR {one.get('uar', 0):.3f}); every clip of the "
+            f"corpus (the clip itself included) {recording.get('accuracy', 0):.3f}, of each speaker "
+            f"{speaker.get('accuracy', 0):.3f}",
+            "",
+            "| calibration | " + " | ".join(f"K = {k}" for k in ks) + " |",
+            "|---|" + "---:|" * len(ks),
+        ]
+        for row in CALIBRATION_ROWS:
+            cells = [scores.get(f"{row}, K={k}") for k in ks]
+            if any(cells):
+                out.append(
+                    f"| {row} | "
+                    + " | ".join(
+                        f"{c['accuracy']:.3f} ± {c['accuracy_sd']:.3f} ({c['uar']:.3f})" if c else "-" for c in cells
+                    )
+                    + " |"
+                )
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", required=True, help="runs/loco/NAME/FOLD folders")
+    parser.add_argument("--models", nargs="+", help="runs/loco/NAME/FOLD folders (or any model, with --corpus)")
     lever = parser.add_mutually_exclusive_group(required=True)
     lever.add_argument("--speeds", nargs="+", type=float)
     lever.add_argument("--clip_statistics", nargs="+", type=float, metavar="W")
     lever.add_argument("--votes_prior", nargs="+", type=float, metavar="TAU")
     lever.add_argument("--calibration_clips", nargs="+", type=int, metavar="K")
-    parser.add_argument("--draws", type=int, default=50, help="--calibration_clips: draws per K (centring)")
-    parser.add_argument("--adabn_draws", type=int, default=5, help="--calibration_clips: draws per K (AdaBN)")
+    lever.add_argument("--calibration_table", action="store_true", help="print calibration_clips.json and exit")
+    parser.add_argument("--draws", type=int, default=50, help="--calibration_clips: draws per K (centring; 0: none)")
+    parser.add_argument("--adabn_draws", type=int, default=3, help="--calibration_clips: draws per K (AdaBN; 0: none)")
     parser.add_argument("--corpus", help="the corpus to score (a folder of SHARED; default: the model folder's name)")
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--votes", type=Path, help="the votes table (default: SHARED/crema-d/tabulatedVotes.csv)")
@@ -287,8 +328,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     if args.calibration_clips and min(args.calibration_clips) < 1:
         parser.error(f"--calibration_clips: K must be at least 1, got {min(args.calibration_clips)}")
-    if args.draws < 2 or args.adabn_draws < 0:
-        parser.error("--draws must be at least 2 (a mean and an sd) and --adabn_draws at least 0")
+    if args.calibration_table:
+        output = RESULTS / "calibration_clips.json"
+        print(calibration_table(json.loads(output.read_text())) if output.exists() else f"no {output} yet")
+        return
+    if not args.models:
+        parser.error("--models is required")
+    if 1 in (args.draws, args.adabn_draws) or min(args.draws, args.adabn_draws) < 0:
+        parser.error("--draws and --adabn_draws: 0 (not measured) or at least 2 (a mean and an sd)")
     kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips")
     kind = next(name for name in kinds if getattr(args, name))
     votes = args.votes or Path(args.shared) / "crema-d" / "tabulatedVotes.csv"
@@ -312,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
                 model_dir, corpora[fold], args.calibration_clips, args.draws, args.adabn_draws, Path(args.shared)
             )
         key = str(Path(model_dir).relative_to(ROOT) if Path(model_dir).is_absolute() else model_dir)
-        results[key if fold == Path(model_dir).name else f"{key} on {fold}"] = scores
+        entry = key if fold == Path(model_dir).name else f"{key} on {fold}"
+        results[entry] = {**results.get(entry, {}), **scores} if kind == "calibration_clips" else scores
         print(model_dir, json.dumps(scores), flush=True)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=1) + "\n")
