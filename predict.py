@@ -34,6 +34,12 @@ the files come from one setup and together hold a mix of emotions, and both need
   file's mean over its windows), as speaker adaptation does per speaker; the same code as the ONNX runtime's.
 
     python predict.py ./student new_room/ --adapt_batch_norm --json   # each result says "adaptation": "batch_norm"
+
+`--adapt_recording --save_calibration setup.json` also writes what the centring subtracted; `--calibration
+setup.json` applies it to clips recorded later on that setup, one file (or, with --stream, one hop) at a time:
+
+    python predict.py first_five/ --adapt_recording --save_calibration phone.json   # a few clips, mixed emotions
+    python predict.py later.wav --calibration phone.json                             # "adaptation": "calibration"
 """
 
 from __future__ import annotations

@@ -14,10 +14,14 @@ slides a window over it (memory bounded whatever the length). Nothing here impor
 `--adapt_recording` adapts the scores to the files' recording setup, never unless asked: each emotion's mean
 log-probability over all the given files is subtracted from every file's (`litecnn_ser.scoring.adapt_to_recording`,
 the same as `predict.py --adapt_recording`). It assumes the files come from one setup and hold a mix of emotions.
+`--save_calibration FILE` keeps that correction and `--calibration FILE` applies it to later clips one at a time
+(and to every hop of `--stream`): a device calibrates once on a few clips, then scores as they come.
 Batch-norm adaptation (`predict.py --adapt_batch_norm`) is not possible here: the export fuses the batch norms
 into the convolutions.
 
     python -m litecnn_ser.onnx_runtime export/model_int8.onnx new_room/ --adapt_recording
+    python -m litecnn_ser.onnx_runtime first_five/ --adapt_recording --save_calibration phone.json
+    python -m litecnn_ser.onnx_runtime later.wav --calibration phone.json    # one clip, the setup's correction
 
     from litecnn_ser.onnx_runtime import OnnxClassifier
     classifier = OnnxClassifier("export/model_int8.onnx")

@@ -15,9 +15,14 @@ from data.audio import SAMPLING_RATE, AudioDecodeError, expand_paths, load_audio
 from litecnn_ser.scoring import (
     RECORDING_ASSUMPTION,
     adapt_results_to_recording,
+    apply_offset,
     check_recording_size,
+    labelled_result,
+    load_calibration,
     mean_log_probability,
+    recording_offset,
     result_from_windows,
+    save_calibration,
     stream_results,
     window_probabilities,
 )
@@ -62,6 +67,20 @@ def add_recording_argument(parser: argparse.ArgumentParser) -> None:
         "given files (each file's mean over its windows) is subtracted from every file's, then softmax again. "
         f"Needs at least 2 files; not with --stream. {RECORDING_ASSUMPTION}",
     )
+    parser.add_argument(
+        "--save_calibration",
+        metavar="FILE.json",
+        help="with --adapt_recording: also write what it subtracts (the setup's mean log-probability of each "
+        "emotion over these files) to FILE.json, for --calibration later (5 clips of mixed emotions give most of "
+        "the gain: docs/deployment.md)",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="FILE.json",
+        help="subtract a setup's saved mean log-probability (--save_calibration) from every file's, or every hop's "
+        "with --stream, then softmax again: clips recorded later on that setup scored one at a time with its "
+        "correction (the assumption of --adapt_recording holds for the calibration files)",
+    )
 
 
 def adaptation_error(args: argparse.Namespace) -> str | None:
@@ -71,6 +90,12 @@ def adaptation_error(args: argparse.Namespace) -> str | None:
             return f"--{flag} needs every file before any score; it does not combine with --stream"
     if getattr(args, "adapt_recording", False) and getattr(args, "speaker_from", None):
         return "--adapt_recording and --speaker_from both centre the scores; choose one"
+    if getattr(args, "save_calibration", None) and not getattr(args, "adapt_recording", False):
+        return "--save_calibration saves what --adapt_recording computes over the given files; add --adapt_recording"
+    if getattr(args, "calibration", None):
+        for flag in ("adapt_recording", "speaker_from", "adapt_batch_norm"):
+            if getattr(args, flag, None):
+                return f"--calibration and --{flag} both adapt the scores; choose one"
     return None
 
 
@@ -140,10 +165,11 @@ def classify_paths(
     Unreadable files are returned as (file, reason) errors, the others still classified."""
     window_s, stream_window_s = args.window_s or window_s, args.window_s or stream_window_s
     window = int(round(window_s * SAMPLING_RATE))
+    offset = calibration_offset(scorer, args)  # a bad calibration file: refused before any file is read
     files, errors = expand_paths(args.paths)
     if getattr(args, "adapt_recording", False):
         check_recording_size(len(files))  # too few files found: refused before any is decoded or scored
-    decoded = _decoded(scorer, files, errors, args, stream_window_s)
+    decoded = _decoded(scorer, files, errors, args, stream_window_s, offset)
     adaptation = None
     if before_scoring is not None:
         decoded = list(decoded)
@@ -162,20 +188,64 @@ def classify_paths(
             f"the files subtracted): {ADAPTED_NOTE}",
             file=sys.stderr,
         )
+        if getattr(args, "save_calibration", None):
+            save_calibration(
+                args.save_calibration,
+                scorer.labels,
+                recording_offset(np.stack(log_probabilities)),
+                len(results),
+                getattr(args, "model", ""),
+            )
+            print(f"saved the setup's calibration ({len(results)} files) to {args.save_calibration}", file=sys.stderr)
+    if offset is not None:
+        for result, probabilities in zip(
+            results, apply_offset(np.stack(log_probabilities), offset) if results else []
+        ):
+            _calibrated(result, scorer.labels, probabilities)
     return results, errors
 
 
-def _decoded(scorer, files, errors: list, args: argparse.Namespace, stream_window_s: float):
+def calibration_offset(scorer, args: argparse.Namespace) -> np.ndarray | None:
+    """The offset of `args.calibration` for this scorer's labels (None without one); says on stderr what it is."""
+    if not getattr(args, "calibration", None):
+        return None
+    offset, record = load_calibration(args.calibration, scorer.labels)
+    model = str(getattr(args, "model", ""))
+    other = f"; made with {record.get('model')}, not {model}" if record.get("model") not in (None, "", model) else ""
+    print(
+        f"calibrated with {args.calibration} (the mean log-probability of {record.get('files')} files of the setup "
+        f"subtracted{other}): scores use those files, not one clip each",
+        file=sys.stderr,
+    )
+    return offset
+
+
+def _calibrated(result: dict, labels: list[str], probabilities: np.ndarray) -> dict:
+    """`result` with the calibrated `probabilities` as its scores, marked as adapted."""
+    result.update(labelled_result(labels, probabilities))
+    result["adaptation"] = "+".join(filter(None, [result.get("adaptation"), "calibration"]))
+    return result
+
+
+def _calibrated_stream(results: Iterable[dict], labels: list[str], offset: np.ndarray):
+    for result in results:
+        if result["scores"] is not None:  # a silent window stays silent
+            log_probabilities = np.log(np.clip([[result["scores"][label] for label in labels]], 1e-12, 1.0))
+            result = _calibrated(result, labels, apply_offset(log_probabilities, offset)[0])
+        yield result
+
+
+def _decoded(scorer, files, errors: list, args: argparse.Namespace, stream_window_s: float, offset=None):
     """(result so far, waveform as the model hears it) per readable file; with `--stream`, prints each file's
-    results per hop instead and yields nothing. Unreadable files go to `errors`."""
+    results per hop instead (calibrated by `offset` when given) and yields nothing. Unreadable files go to
+    `errors`."""
     for path in files:
         try:
             if args.stream:
-                print_stream(
-                    str(path),
-                    stream_results(scorer, stream_audio(path, args.block_s), stream_window_s, args.hop_s),
-                    args.json,
-                )
+                hops = stream_results(scorer, stream_audio(path, args.block_s), stream_window_s, args.hop_s)
+                if offset is not None:
+                    hops = _calibrated_stream(hops, scorer.labels, offset)
+                print_stream(str(path), hops, args.json)
                 continue
             waveform = load_audio(path)
         except AudioDecodeError as error:

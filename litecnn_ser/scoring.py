@@ -8,16 +8,24 @@ Adaptation to a recording setup at the output (`adapt_to_recording`, the `--adap
 the torch-free counterpart of batch-norm adaptation, which an ONNX graph (batch norm fused into its convolutions)
 cannot do. Each file's mean log-probability over its windows is centred over all the given files, as speaker
 adaptation centres a speaker's clips (`litecnn_ser.speaker_adaptation.centre_log_probabilities`, one group).
+
+A saved calibration (`save_calibration`, `load_calibration`: `--save_calibration` and `--calibration` of both
+runtimes) keeps what that centring subtracts, the setup's mean log-probability of each emotion over its files, in a
+small JSON file, so that clips recorded later on the same setup are scored one at a time (or streamed) with the
+same correction: measured, 5 calibration clips of mixed emotions give most of what centring over a whole corpus
+gives (docs/deployment.md).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 
 from data.audio import SAMPLING_RATE, SILENCE_RMS, sliding_windows, windows
-from litecnn_ser.speaker_adaptation import MIN_CLIPS_PER_SPEAKER, centre_log_probabilities
+from litecnn_ser.speaker_adaptation import MIN_CLIPS_PER_SPEAKER
 
 DEFAULT_WINDOW_S = 1.0
 """The paper's window, for a model that records none."""
@@ -71,7 +79,7 @@ def window_probabilities(scorer, waveform: np.ndarray, window: int) -> np.ndarra
 
 def result_from_windows(labels: list[str], probabilities: np.ndarray) -> dict:
     """A clip's result from its windows' probabilities: their mean, the best label, the number of windows."""
-    return _result(labels, probabilities.mean(axis=0), windows=len(probabilities))
+    return labelled_result(labels, probabilities.mean(axis=0), windows=len(probabilities))
 
 
 def mean_log_probability(probabilities: np.ndarray) -> np.ndarray:
@@ -88,23 +96,80 @@ def check_recording_size(num_files: int) -> None:
         )
 
 
-def centre_over_recording(log_probabilities: np.ndarray) -> np.ndarray:
-    """(files, labels) each file's mean log-probability -> the same centred over all the files: each row
-    log-normalised, then the mean over the files subtracted (zero mean per label). Speaker adaptation's
-    `centre_log_probabilities` with one group, the recording setup. Needs `MIN_CLIPS_PER_SPEAKER` files."""
+def recording_offset(log_probabilities: np.ndarray) -> np.ndarray:
+    """(files, labels) each file's mean log-probability -> (labels,) what centring over the files subtracts: the
+    mean over the files of each row log-normalised. Needs `MIN_CLIPS_PER_SPEAKER` files."""
     log_probabilities = np.asarray(log_probabilities, dtype=np.float64)
     if log_probabilities.ndim != 2:
         raise AdaptationError(f"--adapt_recording needs (files, labels) scores, got shape {log_probabilities.shape}")
     check_recording_size(len(log_probabilities))
-    return centre_log_probabilities(log_probabilities, ["recording"] * len(log_probabilities)).astype(np.float64)
+    return _log_normalised(log_probabilities).mean(axis=0)
+
+
+def centre_over_recording(log_probabilities: np.ndarray) -> np.ndarray:
+    """(files, labels) each file's mean log-probability -> the same centred over all the files: each row
+    log-normalised, then the mean over the files subtracted (zero mean per label). Speaker adaptation's
+    `centre_log_probabilities` with one group, the recording setup. Needs `MIN_CLIPS_PER_SPEAKER` files."""
+    offset = recording_offset(log_probabilities)
+    return _log_normalised(np.asarray(log_probabilities, dtype=np.float64)) - offset
 
 
 def adapt_to_recording(log_probabilities: np.ndarray) -> np.ndarray:
     """(files, labels) each file's mean log-probability over its windows -> (files, labels) adapted probabilities:
     the softmax of `centre_over_recording`. A bias common to every file (the same vector added to each file's
     log-probabilities) is removed exactly."""
-    centred = centre_over_recording(log_probabilities)
-    return np.exp(centred - np.logaddexp.reduce(centred, axis=-1, keepdims=True))
+    return apply_offset(log_probabilities, recording_offset(log_probabilities))
+
+
+def apply_offset(log_probabilities: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """(files, labels) log-probabilities minus a setup's `recording_offset`, as probabilities (softmax)."""
+    moved = _log_normalised(np.asarray(log_probabilities, dtype=np.float64)) - np.asarray(offset, dtype=np.float64)
+    return np.exp(_log_normalised(moved))
+
+
+def _log_normalised(rows: np.ndarray) -> np.ndarray:
+    return rows - np.logaddexp.reduce(rows, axis=-1, keepdims=True)
+
+
+CALIBRATION_FORMAT = "litecnn-calibration/1"
+"""The `format` entry of a file written by `save_calibration`."""
+
+
+def save_calibration(path: str | Path, labels: list[str], offset: np.ndarray, files: int, model: str) -> None:
+    """Writes a setup's `recording_offset` (over `files` files, by `model`) as JSON, with what it assumes."""
+    record = {
+        "format": CALIBRATION_FORMAT,
+        "labels": list(labels),
+        "mean_log_probability": [round(float(value), 6) for value in offset],
+        "files": int(files),
+        "model": str(model),
+        "assumption": RECORDING_ASSUMPTION,
+    }
+    Path(path).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def load_calibration(path: str | Path, labels: list[str], model: str | None = None) -> tuple[np.ndarray, dict]:
+    """(offset, the file's record) of a `save_calibration` file for a model of `labels`; AdaptationError naming
+    `--calibration` and the file when it is missing, not one, or made for other labels. A file made with another
+    model (another export of the same weights, say) is accepted: the caller says so."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise AdaptationError(
+            f"--calibration {path}: no such file (write one with --adapt_recording "
+            "--save_calibration FILE on a few clips of the setup)"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise AdaptationError(f"--calibration {path}: not a calibration file ({error})") from None
+    if not isinstance(record, dict) or record.get("format") != CALIBRATION_FORMAT:
+        raise AdaptationError(f"--calibration {path}: not a calibration file (no format {CALIBRATION_FORMAT!r})")
+    offset = np.asarray(record.get("mean_log_probability"), dtype=np.float64)
+    if record.get("labels") != list(labels) or offset.shape != (len(labels),) or not np.all(np.isfinite(offset)):
+        raise AdaptationError(
+            f"--calibration {path}: made for labels {record.get('labels')}, this model predicts {list(labels)}"
+        )
+    return offset, record
 
 
 def adapt_results_to_recording(results: list[dict], log_probabilities: list[np.ndarray]) -> None:
@@ -115,7 +180,7 @@ def adapt_results_to_recording(results: list[dict], log_probabilities: list[np.n
     adapted = adapt_to_recording(np.stack(log_probabilities))
     labels = list(results[0]["scores"])
     for result, probabilities in zip(results, adapted):
-        result.update(_result(labels, probabilities))
+        result.update(labelled_result(labels, probabilities))
         result["adaptation"] = "+".join(filter(None, [result.get("adaptation"), "recording"]))
 
 
@@ -135,10 +200,11 @@ def stream_results(
         if float(np.std(samples)) < SILENCE_RMS:
             yield {**timing, "label": None, "score": None, "scores": None, "silent": True}
         else:
-            yield {**timing, **_result(scorer.labels, scorer.probabilities([samples])[0])}
+            yield {**timing, **labelled_result(scorer.labels, scorer.probabilities([samples])[0])}
 
 
-def _result(labels: list[str], probabilities: np.ndarray, **extra) -> dict:
+def labelled_result(labels: list[str], probabilities: np.ndarray, **extra) -> dict:
+    """A result from one set of probabilities: the scores by label, the best label and its score, and `extra`."""
     scores = {label: float(p) for label, p in zip(labels, probabilities)}
     best = max(scores, key=scores.get)
     return {"label": best, "score": scores[best], "scores": scores, **extra}

@@ -231,3 +231,80 @@ def test_the_recording_adaptation_imports_no_torch():
     run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[[0.731, 0.269], [0.269, 0.731]]"
+
+
+def test_a_saved_calibration_scores_later_clips_one_at_a_time_as_centring_did(clips, tmp_path, monkeypatch, capsys):
+    """--adapt_recording --save_calibration on a setup's files, then --calibration on each file alone (and per hop
+    with --stream): the same scores as centring over all of them, one file at a time."""
+    monkeypatch.setattr(onnx_runtime, "OnnxClassifier", FakeOnnxClassifier)
+    model, files, saved = str(tmp_path / "model.onnx"), list(map(str, clips)), tmp_path / "setup.json"
+    assert onnx_runtime.main([model, *files, "--json", "--adapt_recording", "--save_calibration", str(saved)]) == 0
+    adapted, err = _json_results(capsys)
+    assert f"saved the setup's calibration (4 files) to {saved}" in err
+    record = json.loads(saved.read_text())
+    assert record["labels"] == LABELS and record["files"] == 4 and record["assumption"] == RECORDING_ASSUMPTION
+    for file in files:
+        assert onnx_runtime.main([model, file, "--json", "--calibration", str(saved)]) == 0
+        alone, err = _json_results(capsys)
+        assert alone[file]["adaptation"] == "calibration" and "not one clip each" in err
+        np.testing.assert_allclose(
+            [alone[file]["scores"][e] for e in LABELS], [adapted[file]["scores"][e] for e in LABELS], atol=1e-5
+        )
+        assert alone[file]["label"] == adapted[file]["label"]
+
+    assert onnx_runtime.main([model, files[0], "--json", "--stream", "--window_s", "0.4", "--hop_s", "0.2"]) == 0
+    plain_hops = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (
+        onnx_runtime.main(
+            [model, files[0], "--json", "--stream", "--window_s", "0.4", "--hop_s", "0.2", "--calibration", str(saved)]
+        )
+        == 0
+    )
+    hops = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(hops) == len(plain_hops) > 1
+    offset = np.asarray(record["mean_log_probability"])
+    for plain, hop in zip(plain_hops, hops):
+        expected = np.exp(np.log([plain["scores"][e] for e in LABELS]) - offset)  # log-normalised already
+        expected /= expected.sum()
+        np.testing.assert_allclose([hop["scores"][e] for e in LABELS], expected, atol=1e-5)
+        assert hop["adaptation"] == "calibration"
+
+
+def test_calibration_refusals_name_the_flag_and_score_nothing(clips, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(onnx_runtime, "OnnxClassifier", FakeOnnxClassifier)
+    model, files = str(tmp_path / "model.onnx"), list(map(str, clips))
+    other_labels = tmp_path / "other.json"
+    other_labels.write_text(
+        json.dumps({"format": "litecnn-calibration/1", "labels": ["pos", "neg"], "mean_log_probability": [0, 0]})
+    )
+    not_json = tmp_path / "notes.json"
+    not_json.write_text("neutral, mostly")
+    scored, probabilities = [], FakeOnnxClassifier.probabilities
+    monkeypatch.setattr(
+        FakeOnnxClassifier, "probabilities", lambda self, c: scored.append(c) or probabilities(self, c)
+    )
+    for argv, reason in [
+        ([*files, "--save_calibration", str(tmp_path / "c.json")], "add --adapt_recording"),
+        ([*files, "--calibration", str(other_labels), "--adapt_recording"], "choose one"),
+        ([files[0], "--calibration", str(tmp_path / "missing.json")], "missing.json: no such file"),
+        ([files[0], "--calibration", str(not_json)], "notes.json: not a calibration file"),
+        ([files[0], "--calibration", str(other_labels)], "made for labels ['pos', 'neg']"),
+    ]:
+        assert onnx_runtime.main([model, *argv]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith("error: --") and reason in captured.err, captured.err
+    assert scored == [] and not (tmp_path / "c.json").exists()
+
+
+def test_predict_saves_and_applies_the_same_calibration(tiny_model, clips, tmp_path, capsys):
+    files, saved = list(map(str, clips)), tmp_path / "setup.json"
+    argv = ["--model", str(tiny_model), "--json"]
+    assert predict.main([*argv, *files, "--adapt_recording", "--save_calibration", str(saved)]) == 0
+    adapted, _ = _json_results(capsys)
+    assert json.loads(saved.read_text())["model"] == str(tiny_model)
+    assert predict.main([*argv, files[2], "--calibration", str(saved)]) == 0
+    alone, err = _json_results(capsys)
+    assert "calibrated with" in err and "made with" not in err
+    np.testing.assert_allclose(
+        [alone[files[2]]["scores"][e] for e in LABELS], [adapted[files[2]]["scores"][e] for e in LABELS], atol=1e-5
+    )
