@@ -289,9 +289,9 @@ def calibration_table(results: dict) -> str:
         ks = sorted({int(key.rsplit("K=", 1)[1]) for key in scores if "K=" in key})
         one, recording, speaker = (scores.get(key, {}) for key in ("one clip", "recording, all", "speaker, all"))
         out += [
-            f"**{model}**: one clip {one.get('accuracy', 0):.3f} (UAR {one.get('uar', 0):.3f}); every clip of the "
-            f"corpus (the clip itself included) {recording.get('accuracy', 0):.3f}, of each speaker "
-            f"{speaker.get('accuracy', 0):.3f}",
+            f"**{model}**: one clip {one.get('accuracy', 0):.4f} (UAR {one.get('uar', 0):.4f}); every clip of the "
+            f"corpus (the clip itself included) {recording.get('accuracy', 0):.4f}, of each speaker "
+            f"{speaker.get('accuracy', 0):.4f}",
             "",
             "| calibration | " + " | ".join(f"K = {k}" for k in ks) + " |",
             "|---|" + "---:|" * len(ks),
