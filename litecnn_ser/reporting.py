@@ -17,10 +17,10 @@ from litecnn_ser.scoring import (
     adapt_results_to_recording,
     apply_offset,
     check_recording_size,
-    labelled_result,
     load_calibration,
     mean_log_probability,
     recording_offset,
+    rescore,
     result_from_windows,
     save_calibration,
     stream_results,
@@ -158,8 +158,9 @@ def classify_paths(
 
     `before_scoring`: called once with every decoded file's windows (trimmed as the model's training clips were,
     exactly what is then scored) before any is scored (batch-norm adaptation); every file is then held in memory.
-    With `args.adapt_recording` the scores are centred over all the files (`adapt_results_to_recording`). Either
-    raises AdaptationError (fewer than 2 files, ...); each one's line on stderr says it was done. Fewer than 2
+    With `args.adapt_recording` the scores are centred over all the files (`adapt_results_to_recording`; with
+    `args.save_calibration` what it subtracted is saved), with `args.calibration` a saved centring is applied to
+    each file or hop (refused before any file is read when the file cannot serve). Either raises AdaptationError (fewer than 2 files, ...); each one's line on stderr says it was done. Fewer than 2
     files found is refused before any is decoded; fewer than 2 readable ones, once decoding has told.
 
     Unreadable files are returned as (file, reason) errors, the others still classified."""
@@ -201,7 +202,7 @@ def classify_paths(
         for result, probabilities in zip(
             results, apply_offset(np.stack(log_probabilities), offset) if results else []
         ):
-            _calibrated(result, scorer.labels, probabilities)
+            rescore(result, scorer.labels, probabilities, "calibration")
     return results, errors
 
 
@@ -220,18 +221,11 @@ def calibration_offset(scorer, args: argparse.Namespace) -> np.ndarray | None:
     return offset
 
 
-def _calibrated(result: dict, labels: list[str], probabilities: np.ndarray) -> dict:
-    """`result` with the calibrated `probabilities` as its scores, marked as adapted."""
-    result.update(labelled_result(labels, probabilities))
-    result["adaptation"] = "+".join(filter(None, [result.get("adaptation"), "calibration"]))
-    return result
-
-
 def _calibrated_stream(results: Iterable[dict], labels: list[str], offset: np.ndarray):
     for result in results:
         if result["scores"] is not None:  # a silent window stays silent
             log_probabilities = np.log(np.clip([[result["scores"][label] for label in labels]], 1e-12, 1.0))
-            result = _calibrated(result, labels, apply_offset(log_probabilities, offset)[0])
+            result = rescore(result, labels, apply_offset(log_probabilities, offset)[0], "calibration")
         yield result
 
 

@@ -180,8 +180,14 @@ def adapt_results_to_recording(results: list[dict], log_probabilities: list[np.n
     adapted = adapt_to_recording(np.stack(log_probabilities))
     labels = list(results[0]["scores"])
     for result, probabilities in zip(results, adapted):
-        result.update(labelled_result(labels, probabilities))
-        result["adaptation"] = "+".join(filter(None, [result.get("adaptation"), "recording"]))
+        rescore(result, labels, probabilities, "recording")
+
+
+def rescore(result: dict, labels: list[str], probabilities: np.ndarray, adaptation: str) -> dict:
+    """`result` (in place) with adapted `probabilities` as its scores and `adaptation` added to its record."""
+    result.update(labelled_result(labels, probabilities))
+    result["adaptation"] = "+".join(filter(None, [result.get("adaptation"), adaptation]))
+    return result
 
 
 def stream_results(
