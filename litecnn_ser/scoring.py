@@ -140,7 +140,7 @@ def save_calibration(path: str | Path, labels: list[str], offset: np.ndarray, fi
     record = {
         "format": CALIBRATION_FORMAT,
         "labels": list(labels),
-        "mean_log_probability": [round(float(value), 6) for value in offset],
+        "mean_log_probability": [float(value) for value in offset],
         "files": int(files),
         "model": str(model),
         "assumption": RECORDING_ASSUMPTION,
@@ -148,9 +148,10 @@ def save_calibration(path: str | Path, labels: list[str], offset: np.ndarray, fi
     Path(path).write_text(json.dumps(record, indent=1) + "\n")
 
 
-def load_calibration(path: str | Path, labels: list[str], model: str | None = None) -> tuple[np.ndarray, dict]:
+def load_calibration(path: str | Path, labels: list[str]) -> tuple[np.ndarray, dict]:
     """(offset, the file's record) of a `save_calibration` file for a model of `labels`; AdaptationError naming
-    `--calibration` and the file when it is missing, not one, or made for other labels. A file made with another
+    `--calibration` and the file when it is missing, not one, made for other labels or holding no offset for
+    them. A file made with another
     model (another export of the same weights, say) is accepted: the caller says so."""
     path = Path(path)
     try:
@@ -164,11 +165,16 @@ def load_calibration(path: str | Path, labels: list[str], model: str | None = No
         raise AdaptationError(f"--calibration {path}: not a calibration file ({error})") from None
     if not isinstance(record, dict) or record.get("format") != CALIBRATION_FORMAT:
         raise AdaptationError(f"--calibration {path}: not a calibration file (no format {CALIBRATION_FORMAT!r})")
-    offset = np.asarray(record.get("mean_log_probability"), dtype=np.float64)
-    if record.get("labels") != list(labels) or offset.shape != (len(labels),) or not np.all(np.isfinite(offset)):
+    if record.get("labels") != list(labels):
         raise AdaptationError(
             f"--calibration {path}: made for labels {record.get('labels')}, this model predicts {list(labels)}"
         )
+    try:
+        offset = np.asarray(record.get("mean_log_probability"), dtype=np.float64)
+    except (TypeError, ValueError):
+        offset = np.empty(0)
+    if offset.shape != (len(labels),) or not np.all(np.isfinite(offset)):
+        raise AdaptationError(f"--calibration {path}: its mean_log_probability is not {len(labels)} finite numbers")
     return offset, record
 
 

@@ -278,6 +278,10 @@ def test_calibration_refusals_name_the_flag_and_score_nothing(clips, tmp_path, m
     other_labels.write_text(
         json.dumps({"format": "litecnn-calibration/1", "labels": ["pos", "neg"], "mean_log_probability": [0, 0]})
     )
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(
+        json.dumps({"format": "litecnn-calibration/1", "labels": LABELS, "mean_log_probability": [0.1, "x"]})
+    )
     not_json = tmp_path / "notes.json"
     not_json.write_text("neutral, mostly")
     scored, probabilities = [], FakeOnnxClassifier.probabilities
@@ -290,6 +294,7 @@ def test_calibration_refusals_name_the_flag_and_score_nothing(clips, tmp_path, m
         ([files[0], "--calibration", str(tmp_path / "missing.json")], "missing.json: no such file"),
         ([files[0], "--calibration", str(not_json)], "notes.json: not a calibration file"),
         ([files[0], "--calibration", str(other_labels)], "made for labels ['pos', 'neg']"),
+        ([files[0], "--calibration", str(truncated)], "is not 6 finite numbers"),
     ]:
         assert onnx_runtime.main([model, *argv]) == 2
         captured = capsys.readouterr()
