@@ -61,7 +61,7 @@ from litecnn_ser.reporting import (
     parse_classify_arguments,
     print_results,
 )
-from litecnn_ser.scoring import AdaptationError, classify_windows, config_labels, model_windows
+from litecnn_ser.scoring import AdaptationError, classify_windows, config_labels, labelled_result, model_windows
 from litecnn_ser.speaker_adaptation import (
     MIN_CLIPS_PER_SPEAKER,
     SPEAKER_SOURCES,
@@ -207,9 +207,7 @@ def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str]
     adapted = np.exp(centred - np.logaddexp.reduce(centred, axis=-1, keepdims=True))
     counts = Counter(speakers)
     for result, speaker, scores in zip(results, speakers, adapted):
-        result["scores"] = {label: float(score) for label, score in zip(labels, scores)}
-        result["label"] = max(result["scores"], key=result["scores"].get)
-        result["score"] = result["scores"][result["label"]]
+        result.update(labelled_result(labels, scores))
         result["speaker"] = speaker
         result["speaker_adapted"] = counts[speaker] >= MIN_CLIPS_PER_SPEAKER
     alone = sorted(speaker for speaker, count in counts.items() if count < MIN_CLIPS_PER_SPEAKER)

@@ -159,9 +159,10 @@ def classify_paths(
     `before_scoring`: called once with every decoded file's windows (trimmed as the model's training clips were,
     exactly what is then scored) before any is scored (batch-norm adaptation); every file is then held in memory.
     With `args.adapt_recording` the scores are centred over all the files (`adapt_results_to_recording`; with
-    `args.save_calibration` what it subtracted is saved), with `args.calibration` a saved centring is applied to
-    each file or hop (refused before any file is read when the file cannot serve). Either raises AdaptationError (fewer than 2 files, ...); each one's line on stderr says it was done. Fewer than 2
-    files found is refused before any is decoded; fewer than 2 readable ones, once decoding has told.
+    `args.save_calibration` what it subtracted is saved); with `args.calibration` a saved centring is applied to
+    each file or hop (refused before any file is read when the file cannot serve). Each raises AdaptationError
+    (fewer than 2 files, ...); each one's line on stderr says it was done. Fewer than 2 files found is refused
+    before any is decoded; fewer than 2 readable ones, once decoding has told.
 
     Unreadable files are returned as (file, reason) errors, the others still classified."""
     window_s, stream_window_s = args.window_s or window_s, args.window_s or stream_window_s
@@ -198,10 +199,8 @@ def classify_paths(
                 getattr(args, "model", ""),
             )
             print(f"saved the setup's calibration ({len(results)} files) to {args.save_calibration}", file=sys.stderr)
-    if offset is not None:
-        for result, probabilities in zip(
-            results, apply_offset(np.stack(log_probabilities), offset) if results else []
-        ):
+    if offset is not None and results:
+        for result, probabilities in zip(results, apply_offset(np.stack(log_probabilities), offset)):
             rescore(result, scorer.labels, probabilities, "calibration")
     return results, errors
 
@@ -224,8 +223,8 @@ def calibration_offset(scorer, args: argparse.Namespace) -> np.ndarray | None:
 def _calibrated_stream(results: Iterable[dict], labels: list[str], offset: np.ndarray):
     for result in results:
         if result["scores"] is not None:  # a silent window stays silent
-            log_probabilities = np.log(np.clip([[result["scores"][label] for label in labels]], 1e-12, 1.0))
-            result = rescore(result, labels, apply_offset(log_probabilities, offset)[0], "calibration")
+            log_probabilities = mean_log_probability([[result["scores"][label] for label in labels]])
+            result = rescore(result, labels, apply_offset(log_probabilities[None], offset)[0], "calibration")
         yield result
 
 

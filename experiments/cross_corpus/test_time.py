@@ -161,8 +161,8 @@ def _summary(runs: list[dict]) -> dict:
 
 def calibration_draws(
     groups: dict, k: int, draws: int, rng: np.random.Generator, pool: np.ndarray | None = None
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`draws` x (calibration rows, scored rows): K rows drawn in each group (a speaker, or the whole corpus), the
+) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    """`draws` x (calibration rows, scored rows), one array of each per group: K rows drawn in each group (a speaker, or the whole corpus), the
     group's other rows scored; `pool` restricts the calibration rows (the neutral clips), never the scored ones.
     Groups with no K rows to draw and one left to score are skipped; none at all gives []."""
     out = []
@@ -178,7 +178,7 @@ def calibration_draws(
         if not calibration:
             return []
         out.append((calibration, scored))
-    return [(c, s) for c, s in out]
+    return out
 
 
 def _per_group_scores(log_probabilities: np.ndarray, labels: np.ndarray, draws, reference: np.ndarray) -> dict:
@@ -217,6 +217,7 @@ def calibration_clips(
 ) -> dict:
     """Accuracy and UAR after adapting with K unlabelled clips, for each K (module docstring)."""
     from litecnn_ser.adaptation import adapt_batch_norm
+    from litecnn_ser.scoring import centre_over_recording
     from litecnn_ser.speaker_adaptation import centre_log_probabilities
     from litecnn_ser.teachers import compute_model_logits
 
@@ -249,7 +250,7 @@ def calibration_clips(
         ]
     scores = {
         "one clip": accuracy_and_uar(log_probabilities, labels),
-        "recording, all": accuracy_and_uar(log_probabilities - log_probabilities.mean(axis=0), labels),
+        "recording, all": accuracy_and_uar(centre_over_recording(log_probabilities), labels),
         "speaker, all": accuracy_and_uar(centre_log_probabilities(log_probabilities, speakers), labels),
     }
     if reference is not None:
