@@ -331,6 +331,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             "layers": list(MIXSTYLE_LAYERS),
             "how": "per-clip channel statistics mixed with another clip's of the batch, training only",
         }
+    if training_args.weight_averaging_decay > 0:
+        model.config.weight_averaging = {
+            "decay": training_args.weight_averaging_decay,
+            "how": "exponential moving average of the weights and batch-norm statistics, evaluated, selected, saved",
+        }
     if hints is not None:
         model.config.feature_hint = {**hints.describe(), "hint_weight": training_args.hint_weight}
     train_transform = set_transforms(splits, feature_extractor, data_args, training_args.seed, targets, hints, corpora)

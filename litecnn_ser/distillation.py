@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,6 +44,7 @@ from litecnn_ser.arguments import PaperTrainingArguments
 from litecnn_ser.mixstyle import mixing_styles, mixstyle_draws
 from litecnn_ser.trainer import MeanLossTrainer
 from litecnn_ser.transforms import CORPUS_LABELS, HINT_TARGETS, TEACHER_LOGITS
+from litecnn_ser.weight_averaging import TRAINING_WEIGHTS, WeightAveraging
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +101,13 @@ class DistillationTrainingArguments(PaperTrainingArguments):
     mixstyle_alpha: float = field(
         default=0.1, metadata={"help": "MixStyle's Beta(a, a) for each clip's weight (the paper's 0.1)."}
     )
+    weight_averaging_decay: float = field(
+        default=0.0,
+        metadata={
+            "help": "Decay of a moving average of the weights (e.g. 0.998: about the last 500 steps) that is "
+            "evaluated, selected and saved instead of the last step's (litecnn_ser/weight_averaging.py). 0: off (the paper)."
+        },
+    )
 
     def __post_init__(self):
         super().__post_init__()
@@ -118,6 +127,8 @@ class DistillationTrainingArguments(PaperTrainingArguments):
             raise ValueError(f"--mixstyle_p must be a probability in [0, 1] (0: off), got {self.mixstyle_p}")
         if self.mixstyle_alpha <= 0:
             raise ValueError(f"--mixstyle_alpha must be positive, got {self.mixstyle_alpha}")
+        if self.weight_averaging_decay != 0 and not 0.0 < self.weight_averaging_decay < 1.0:
+            raise ValueError(f"--weight_averaging_decay must be in (0, 1) (0: off), got {self.weight_averaging_decay}")
 
 
 HINT_HEAD = "hint_head"
@@ -186,7 +197,35 @@ class DistillationTrainer(MeanLossTrainer):
     """A `Trainer` whose loss is `distillation_loss` when the batch carries `teacher_logits`, cross-entropy otherwise
     (evaluation batches carry none, so validation loss is the same cross-entropy with and without a teacher), plus
     the feature-hint term when the batch carries `hint_targets` (training batches of a run with `--hint_features`)
-    and the corpus-adversarial term when it carries `corpus_labels` (`--corpus_adversarial_weight`)."""
+    and the corpus-adversarial term when it carries `corpus_labels` (`--corpus_adversarial_weight`). With
+    `--weight_averaging_decay`, a moving average of the weights is what is evaluated, checkpointed and saved."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        decay = self.args.weight_averaging_decay
+        self.weight_averaging = WeightAveraging(decay) if decay > 0 else None
+        if self.weight_averaging is not None:
+            self.add_callback(self.weight_averaging)
+
+    def _maybe_log_save_evaluate(self, *args, **kwargs):
+        """Evaluations and checkpoints see the averaged weights; training steps go on with the raw ones."""
+        if self.weight_averaging is None or not (self.control.should_evaluate or self.control.should_save):
+            return super()._maybe_log_save_evaluate(*args, **kwargs)
+        self.weight_averaging.swap(self.model)
+        try:
+            return super()._maybe_log_save_evaluate(*args, **kwargs)
+        finally:
+            self.weight_averaging.swap(self.model)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        if self.weight_averaging is not None:
+            self.weight_averaging.resume(model or self.model, resume_from_checkpoint)
+        elif (Path(resume_from_checkpoint) / TRAINING_WEIGHTS).is_file():
+            raise SystemExit(
+                f"error: --resume_from_checkpoint {resume_from_checkpoint} was saved with weight averaging: resume "
+                "it with its --weight_averaging_decay (its model holds the average, not the weights being trained)"
+            )
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         teacher_logits = inputs.pop(TEACHER_LOGITS, None)
@@ -242,9 +281,12 @@ class DistillationTrainer(MeanLossTrainer):
         return (loss, outputs) if return_outputs else loss
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
-        """Checkpoints keep the training heads (an exact resume needs them); the final model is the plain student."""
+        """Checkpoints keep the training heads (an exact resume needs them) and, with weight averaging, the raw
+        weights beside the averaged model; the final model is the plain student."""
         if not _internal_call:
             for head in TRAINING_HEADS:
                 if hasattr(self.model, head):
                     delattr(self.model, head)
         super().save_model(output_dir, _internal_call)
+        if _internal_call and self.weight_averaging is not None and self.args.should_save:
+            self.weight_averaging.save_training_weights(Path(output_dir))

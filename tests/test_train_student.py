@@ -204,8 +204,9 @@ def test_from_scratch_is_plain_cross_entropy(corpus_dir, dataset_cache, tmp_path
     [
         ["--mixup_alpha", "0.4", "--mixstyle_p", "0.5"],
         ["--train_sampling_strategy", "group_by_length", "--max_duration_s", "6"],
+        ["--weight_averaging_decay", "0.9"],
     ],
-    ids=["random_mixup_mixstyle", "whole"],
+    ids=["random_mixup_mixstyle", "whole", "weight_averaging"],
 )
 def test_resume_is_exact_with_random_crops_speed_and_noise(corpus_dir, dataset_cache, tmp_path, monkeypatch, batches):
     """Random windows, speed factors and noise are drawn per (seed, epoch, clip): a resumed run sees the same ones;
