@@ -61,7 +61,7 @@ from litecnn_ser.reporting import (
     parse_classify_arguments,
     print_results,
 )
-from litecnn_ser.scoring import AdaptationError, classify_windows, config_labels, labelled_result, model_windows
+from litecnn_ser.scoring import AdaptationError, classify_windows, config_labels, model_windows, rescore
 from litecnn_ser.speaker_adaptation import (
     MIN_CLIPS_PER_SPEAKER,
     SPEAKER_SOURCES,
@@ -199,7 +199,9 @@ def adapt_pipeline_batch_norm(classifier, clips: list[list[np.ndarray]], batch_s
 
 
 def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str] | None) -> None:
-    """Replaces each result's scores by its speaker-centred scores (softmax of the centred log-probabilities)."""
+    """Replaces each result's scores by its speaker-centred scores (softmax of the centred log-probabilities); an
+    adapted result says `"adaptation": "speaker"` (after any other adaptation, e.g. `"batch_norm+speaker"`), and
+    `speaker_adapted` whether its speaker had enough clips to be centred."""
     speakers = [speaker_of(result["file"], source, manifest) for result in results]
     labels = list(results[0]["scores"])
     log_probs = np.log(np.clip([[r["scores"][label] for label in labels] for r in results], 1e-12, 1.0))
@@ -207,9 +209,10 @@ def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str]
     adapted = np.exp(centred - np.logaddexp.reduce(centred, axis=-1, keepdims=True))
     counts = Counter(speakers)
     for result, speaker, scores in zip(results, speakers, adapted):
-        result.update(labelled_result(labels, scores))
         result["speaker"] = speaker
         result["speaker_adapted"] = counts[speaker] >= MIN_CLIPS_PER_SPEAKER
+        if result["speaker_adapted"]:
+            rescore(result, labels, scores, "speaker")
     alone = sorted(speaker for speaker, count in counts.items() if count < MIN_CLIPS_PER_SPEAKER)
     if alone:
         print(f"not adapted (one clip only): speaker(s) {', '.join(alone)}", file=sys.stderr)

@@ -73,6 +73,20 @@ def test_predict_speaker_adaptation_is_explicit_and_centres_each_speaker(
                 got - got.mean(1, keepdims=True), expected - expected.mean(1, keepdims=True), atol=1e-4
             )
             assert all(adapted[f]["speaker"] == speaker and adapted[f]["speaker_adapted"] for f in files)
+            assert all(adapted[f]["adaptation"] == "speaker" for f in files)  # marked like every other adaptation
+
+    # a speaker with one clip is left as it was, and says so
+    manifest.write_text("path,speaker\n" + "".join(f"{c},{'lone' if c == clips[0] else 'rest'}\n" for c in clips))
+    assert (
+        predict.main(
+            [model, *map(str, clips), "--json", "--speaker_from", "manifest", "--speaker_manifest", str(manifest)]
+        )
+        == 0
+    )
+    out, err = capsys.readouterr()
+    lone = next(r for r in map(json.loads, out.splitlines()) if r["file"] == str(clips[0]))
+    assert lone["speaker_adapted"] is False and "adaptation" not in lone and "speaker(s) lone" in err
+    assert lone["scores"] == plain[str(clips[0])]["scores"]
 
     assert predict.main([model, str(clips[0]), "--speaker_from", "manifest"]) == 2
     assert "--speaker_manifest" in capsys.readouterr().err
