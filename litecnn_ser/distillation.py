@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 from litecnn_ser.arguments import PaperTrainingArguments
 from litecnn_ser.mixstyle import mixing_styles, mixstyle_draws
-from litecnn_ser.trainer import MeanLossTrainer
+from litecnn_ser.trainer import MeanLossTrainer, corpus_weights
 from litecnn_ser.transforms import CORPUS_LABELS, HINT_TARGETS, TEACHER_LOGITS
 from litecnn_ser.weight_averaging import TRAINING_WEIGHTS, WeightAveraging
 
@@ -104,7 +104,7 @@ class DistillationTrainingArguments(PaperTrainingArguments):
     weight_averaging_decay: float = field(
         default=0.0,
         metadata={
-            "help": "Decay of a moving average of the weights (e.g. 0.998: about the last 500 steps) that is "
+            "help": "Decay of a moving average of the weights (e.g. 0.997: about the last 330 steps) that is "
             "evaluated, selected and saved instead of the last step's (litecnn_ser/weight_averaging.py). 0: off (the paper)."
         },
     )
@@ -130,6 +130,9 @@ class DistillationTrainingArguments(PaperTrainingArguments):
         if self.weight_averaging_decay != 0 and not 0.0 < self.weight_averaging_decay < 1.0:
             raise ValueError(f"--weight_averaging_decay must be in (0, 1) (0: off), got {self.weight_averaging_decay}")
 
+
+STATISTICS_CLIPS = 256
+"""Training clips that the averaged weights' batch-norm statistics are estimated on (`--weight_averaging_decay`)."""
 
 HINT_HEAD = "hint_head"
 """Attribute of the student that holds the feature-hint head while it trains (never in the saved model)."""
@@ -203,9 +206,21 @@ class DistillationTrainer(MeanLossTrainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         decay = self.args.weight_averaging_decay
-        self.weight_averaging = WeightAveraging(decay) if decay > 0 else None
+        self.weight_averaging = WeightAveraging(decay, self.statistics_clips) if decay > 0 else None
         if self.weight_averaging is not None:
             self.add_callback(self.weight_averaging)
+
+    def statistics_clips(self) -> list[np.ndarray]:
+        """A fixed draw of `STATISTICS_CLIPS` training clips (the run's seed; a mix's clips with `--corpus_balance`'s
+        weights), as training presents them this epoch: where the averaged weights' batch-norm statistics come from."""
+        dataset = self.train_dataset
+        count = min(STATISTICS_CLIPS, len(dataset))
+        weights = None
+        if self.corpus_balance > 0 and "corpus" in dataset.column_names:
+            weights = corpus_weights(dataset.with_format(None)["corpus"], self.corpus_balance).numpy()
+            weights = weights / weights.sum()
+        indices = np.random.default_rng(self.args.seed).choice(len(dataset), count, replace=False, p=weights)
+        return [np.asarray(dataset[int(index)]["input_values"], dtype=np.float32) for index in sorted(indices)]
 
     def _maybe_log_save_evaluate(self, *args, **kwargs):
         """Evaluations and checkpoints see the averaged weights; training steps go on with the raw ones."""

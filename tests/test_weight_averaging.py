@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from conftest import QUICK
@@ -21,27 +22,41 @@ class _State:
         self.global_step = step
 
 
-def test_average_is_the_mean_of_the_steps_then_an_exponential_average():
-    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
-    averaging = WeightAveraging(decay=0.5)
+class _Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.norm = nn.Conv1d(1, 2, 3), nn.BatchNorm1d(2)
+
+    def forward(self, waveforms):
+        return self.norm(self.conv(waveforms[:, None, :]))
+
+
+def test_average_is_the_mean_of_the_steps_then_an_exponential_average_with_its_own_statistics():
+    model = _Tiny()
+    clips = [np.random.default_rng(i).normal(size=50).astype(np.float32) for i in range(4)]
+    averaging = WeightAveraging(decay=0.5, statistics_clips=lambda: clips)
     averaging.on_train_begin(None, None, None, model=model)
     seen = []
     for step in (1, 2, 3, 4):
         with torch.no_grad():
-            model[0].weight.normal_()
-            model[1].num_batches_tracked.fill_(step)
-        seen.append(model[0].weight.detach().clone())
+            model.conv.weight.normal_()
+            model.norm.running_mean.normal_()  # what training's batches leave: not the average's statistics
+        seen.append(model.conv.weight.detach().clone())
         averaging.on_step_end(None, _State(step), None, model=model)
     # step 1: w1 (the initial weights never count); step 2: mean(w1, w2); then decay 0.5 from step 3 on
     expected = ((seen[0] + seen[1]) / 2 * 0.5 + 0.5 * seen[2]) * 0.5 + 0.5 * seen[3]
-    assert torch.allclose(averaging.average["0.weight"], expected)
-    assert averaging.average["1.num_batches_tracked"] == 4  # counters copied, not averaged
+    assert torch.allclose(averaging.average["conv.weight"], expected)
     assert [averaging_decay(0.998, step) for step in (1, 2, 1000)] == [0.0, 0.5, 0.998]
 
     raw = {name: value.clone() for name, value in model.state_dict().items()}
     averaging.swap(model)
-    assert torch.allclose(model[0].weight, expected) and averaging.swapped
-    assert torch.equal(averaging.average["0.weight"], raw["0.weight"])  # the raw weights held while swapped
+    assert torch.allclose(model.conv.weight, expected) and averaging.swapped
+    assert torch.equal(averaging.average["conv.weight"], raw["conv.weight"])  # the raw weights held while swapped
+    # the average's statistics are its own activations' on the clips, not an average of training's
+    with torch.no_grad():
+        hidden = model.conv(torch.as_tensor(np.stack(clips))[:, None, :]).double()
+    assert torch.allclose(model.norm.running_mean.double(), hidden.mean(dim=(0, 2)), atol=1e-5)
+    assert torch.allclose(model.norm.running_var.double(), hidden.var(dim=(0, 2), unbiased=False), atol=1e-5)
     averaging.swap(model)
     assert all(torch.equal(model.state_dict()[name], value) for name, value in raw.items())
     with pytest.raises(ValueError, match="weight_averaging_decay"):
