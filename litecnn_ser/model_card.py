@@ -75,7 +75,7 @@ def _how_trained(distillation: dict | None) -> str:
 
 def describe_training(config: dict) -> str:
     """How a student was trained, from its `config.json`: teacher(s), feature hint, corpus-adversarial head, mixup,
-    MixStyle, the stem's normalisation."""
+    MixStyle, weight averaging, the stem's normalisation."""
     how = _how_trained(config.get("distillation"))
     hint = config.get("feature_hint")
     if hint:
@@ -109,6 +109,12 @@ def describe_training(config: dict) -> str:
         )
     if config.get("stem_normalization") == "utterance":
         how += ", its first filterbank normalised per clip (each filter divided by its root mean square over the clip)"
+    averaging = config.get("weight_averaging")
+    if averaging:
+        how += (
+            f"; the saved weights are a moving average of the training steps' (decay {averaging['decay']:g}), "
+            "with batch-norm statistics estimated for them"
+        )
     return how
 
 

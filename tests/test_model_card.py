@@ -58,6 +58,9 @@ def test_model_card_says_mixstyle_was_used_only_when_it_was():
     assert "with MixStyle in training (in 50% of batches" in said
     assert "in the stem and block 1 outputs mixed with another clip's, weight drawn from Beta(0.1, 0.1))" in said
     assert "MixStyle" not in model_card.describe_training({})
+    averaged = model_card.describe_training({"weight_averaging": {"decay": 0.997, "how": "..."}})
+    assert "the saved weights are a moving average of the training steps' (decay 0.997)" in averaged
+    assert "moving average" not in model_card.describe_training({})
 
 
 def test_model_card_names_the_panel_of_a_votes_teacher():
