@@ -61,7 +61,14 @@ from litecnn_ser.reporting import (
     parse_classify_arguments,
     print_results,
 )
-from litecnn_ser.scoring import AdaptationError, classify_windows, config_labels, model_windows, rescore
+from litecnn_ser.scoring import (
+    AdaptationError,
+    classify_windows,
+    config_labels,
+    log_normalised,
+    model_windows,
+    rescore,
+)
 from litecnn_ser.speaker_adaptation import (
     MIN_CLIPS_PER_SPEAKER,
     SPEAKER_SOURCES,
@@ -206,7 +213,7 @@ def adapt_to_speakers(results: list[dict], source: str, manifest: dict[str, str]
     labels = list(results[0]["scores"])
     log_probs = np.log(np.clip([[r["scores"][label] for label in labels] for r in results], 1e-12, 1.0))
     centred = centre_log_probabilities(log_probs, speakers)
-    adapted = np.exp(centred - np.logaddexp.reduce(centred, axis=-1, keepdims=True))
+    adapted = np.exp(log_normalised(centred))
     counts = Counter(speakers)
     for result, speaker, scores in zip(results, speakers, adapted):
         result["speaker"] = speaker

@@ -103,7 +103,7 @@ def recording_offset(log_probabilities: np.ndarray) -> np.ndarray:
     if log_probabilities.ndim != 2:
         raise AdaptationError(f"--adapt_recording needs (files, labels) scores, got shape {log_probabilities.shape}")
     check_recording_size(len(log_probabilities))
-    return _log_normalised(log_probabilities).mean(axis=0)
+    return log_normalised(log_probabilities).mean(axis=0)
 
 
 def centre_over_recording(log_probabilities: np.ndarray) -> np.ndarray:
@@ -111,7 +111,7 @@ def centre_over_recording(log_probabilities: np.ndarray) -> np.ndarray:
     log-normalised, then the mean over the files subtracted (zero mean per label). Speaker adaptation's
     `centre_log_probabilities` with one group, the recording setup. Needs `MIN_CLIPS_PER_SPEAKER` files."""
     offset = recording_offset(log_probabilities)
-    return _log_normalised(np.asarray(log_probabilities, dtype=np.float64)) - offset
+    return log_normalised(np.asarray(log_probabilities, dtype=np.float64)) - offset
 
 
 def adapt_to_recording(log_probabilities: np.ndarray) -> np.ndarray:
@@ -123,11 +123,12 @@ def adapt_to_recording(log_probabilities: np.ndarray) -> np.ndarray:
 
 def apply_offset(log_probabilities: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """(files, labels) log-probabilities minus a setup's `recording_offset`, as probabilities (softmax)."""
-    moved = _log_normalised(np.asarray(log_probabilities, dtype=np.float64)) - np.asarray(offset, dtype=np.float64)
-    return np.exp(_log_normalised(moved))
+    moved = log_normalised(np.asarray(log_probabilities, dtype=np.float64)) - np.asarray(offset, dtype=np.float64)
+    return np.exp(log_normalised(moved))
 
 
-def _log_normalised(rows: np.ndarray) -> np.ndarray:
+def log_normalised(rows: np.ndarray) -> np.ndarray:
+    """Each row of log-scores shifted so that its exponentials sum to 1 (log-softmax)."""
     return rows - np.logaddexp.reduce(rows, axis=-1, keepdims=True)
 
 
@@ -151,8 +152,8 @@ def save_calibration(path: str | Path, labels: list[str], offset: np.ndarray, fi
 def load_calibration(path: str | Path, labels: list[str]) -> tuple[np.ndarray, dict]:
     """(offset, the file's record) of a `save_calibration` file for a model of `labels`; AdaptationError naming
     `--calibration` and the file when it is missing, not one, made for other labels or holding no offset for
-    them. A file made with another
-    model (another export of the same weights, say) is accepted: the caller says so."""
+    them. A file made with another model (another export of the same weights, say) is accepted: the caller says
+    so."""
     path = Path(path)
     try:
         record = json.loads(path.read_text())

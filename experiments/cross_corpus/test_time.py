@@ -162,8 +162,9 @@ def _summary(runs: list[dict]) -> dict:
 def calibration_draws(
     groups: dict, k: int, draws: int, rng: np.random.Generator, pool: np.ndarray | None = None
 ) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
-    """`draws` x (calibration rows, scored rows), one array of each per group: K rows drawn in each group (a speaker, or the whole corpus), the
-    group's other rows scored; `pool` restricts the calibration rows (the neutral clips), never the scored ones.
+    """`draws` x (calibration rows, scored rows), one array of each per group: K rows drawn in each group (a
+    speaker, or the whole corpus), the group's other rows scored; `pool` restricts the calibration rows (the neutral
+    clips), never the scored ones.
     Groups with no K rows to draw and one left to score are skipped; none at all gives []."""
     out = []
     for _ in range(draws):
