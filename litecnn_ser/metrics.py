@@ -54,9 +54,14 @@ def metrics_from_logits(logits: np.ndarray, labels: np.ndarray, names: list[str]
 
 
 def save_confusion_matrix(
-    labels: np.ndarray, predictions: np.ndarray, names: list[str], output_dir: Path
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    names: list[str],
+    output_dir: Path,
+    title: str = "Validation confusion matrix",
 ) -> np.ndarray:
-    """`confusion_matrix.json` (rows: true emotion, columns: predicted) and the same as a readable PNG."""
+    """`confusion_matrix.json` (rows: true emotion, columns: predicted) and the same as a readable PNG, titled
+    `title (N clips, accuracy A)`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,7 +79,7 @@ def save_confusion_matrix(
     axes.set_xlabel("predicted emotion")
     axes.set_ylabel("true emotion")
     accuracy = np.trace(matrix) / max(matrix.sum(), 1)
-    axes.set_title(f"Validation confusion matrix ({matrix.sum()} clips, accuracy {accuracy:.3f})")
+    axes.set_title(f"{title} ({matrix.sum()} clips, accuracy {accuracy:.3f})")
     threshold = matrix.max() / 2 if matrix.size else 0
     for (row, column), count in np.ndenumerate(matrix):
         axes.text(column, row, str(count), ha="center", va="center", color="white" if count > threshold else "black")

@@ -127,3 +127,31 @@ def test_the_calibration_table_has_one_column_per_k_and_marks_what_was_not_measu
     assert "| recording | 0.500 ± 0.100 (0.400) | 0.600 ± 0.100 (0.400) |" in table
     assert "| adabn | - | 0.500 ± 0.100 (0.400) |" in table
     assert not any(line.startswith("| speaker") for line in table)  # nothing measured: no row
+
+
+def test_an_ensemble_averages_log_probabilities_and_counts_its_confusions_by_true_row():
+    """Two models, each wrong on a clip where the other is sure: their mean log-probability is right on both; on
+    the fourth clip both say anger for sadness, and the confusion matrix counts it in the sadness row."""
+    names = ["anger", "neutral", "sadness"]
+    labels = np.array([0, 1, 2, 2])
+    first = np.log(np.array([[0.9, 0.05, 0.05], [0.2, 0.3, 0.5], [0.1, 0.2, 0.7], [0.8, 0.1, 0.1]]))
+    second = np.log(np.array([[0.3, 0.4, 0.3], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.6, 0.2, 0.2]]))
+    scores = test_time.ensemble_scores([first, second], labels, names)
+    assert scores["model 0"]["accuracy"] == scores["model 1"]["accuracy"] == 0.5
+    assert scores["ensemble"]["accuracy"] == 0.75
+    assert scores["ensemble"]["confusion"] == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
+    assert scores["ensemble"]["recall_sadness"] == 0.5 and scores["ensemble"]["recall_neutral"] == 1.0
+    # the mean of log-probabilities, not of probabilities (which would say anger or sadness here): a near-zero
+    # probability from one model is a veto
+    veto = [np.log(np.array([[0.7, 0.3, 1e-6]])), np.log(np.array([[1e-6, 0.3, 0.7]]))]
+    assert test_time.ensemble_scores(veto, np.array([1]), names)["ensemble"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "models", [["runs/loco/a/savee"], ["runs/loco/a/savee", "runs/loco/b/tess"]], ids=["one model", "two folds"]
+)
+def test_an_ensemble_needs_two_models_of_one_fold(models, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        test_time.main(["--ensemble", "--models", *models])
+    assert exit_info.value.code == 2
+    assert "--ensemble: at least 2 --models of one fold" in capsys.readouterr().err

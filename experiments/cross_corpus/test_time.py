@@ -11,6 +11,14 @@
   averaged over the clips; "neutral" takes 25% of them): the bias towards neutral a votes teacher teaches, removed by one fixed vector (logit
   adjustment, Menon et al., 2021), so still a one-clip number. Each emotion's recall is kept.
 
+And a probe of the students themselves, no lever one model can ship:
+
+- `--ensemble`: the `--models` of one fold (the same recipe's seeds, say) scored one clip at a time, each alone and
+  as an ensemble (the mean of their log-probabilities), with the ensemble's recall of each emotion and its confusion
+  matrix (JSON and PNG in `experiments/results/test_time/ensemble_FOLD/`). Averaging removes what one training
+  drew by chance and keeps what every training learnt: an emotion the ensemble never says on a corpus is the
+  recipe's bias there, not one seed's bad luck.
+
 And one that is not a one-clip lever, to size what adaptation asks of a user:
 
 - `--calibration_clips 5 10 20 50`: how many unlabelled clips of a new recording setup (or of a new speaker) the
@@ -30,6 +38,7 @@ And one that is not a one-clip lever, to size what adaptation asks of a user:
     python experiments/cross_corpus/test_time.py --votes_prior 0 0.5 1 --models ...
     python experiments/cross_corpus/test_time.py --calibration_clips 5 10 20 50 --corpus savee --models \
         models/litecnn-ser
+    python experiments/cross_corpus/test_time.py --ensemble --models runs/loco/NAME/savee runs/loco/NAME_seed1/savee
 
 A model folder `runs/loco/NAME/FOLD` is scored on its left-out corpus FOLD (`SHARED/FOLD`), any other model on
 `--corpus`; the scores, per setting, go to
@@ -56,7 +65,7 @@ from data.sources import load_sources  # noqa: E402
 from data.views import View  # noqa: E402
 from litecnn_ser.crowd_votes import read_votes  # noqa: E402
 from litecnn_ser.evaluation import load_model, load_scorer, model_inputs, to_model_labels  # noqa: E402
-from litecnn_ser.metrics import metrics_from_logits  # noqa: E402
+from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix  # noqa: E402
 from litecnn_ser.scoring import config_labels, evaluation_window  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "test_time"
@@ -88,18 +97,52 @@ def votes_marginal(path: Path) -> np.ndarray:
     return np.mean(shares, axis=0)
 
 
-def votes_prior(model_dir: str, dataset, taus: list[float], votes: Path) -> dict:
-    """For each `tau`: accuracy, UAR and each emotion's recall of log-probabilities - tau * log(votes marginal)."""
+def with_recalls(logits: np.ndarray, labels: np.ndarray, names: list[str]) -> dict:
+    """Accuracy, UAR and each emotion's recall (`recall_NAME`), to 4 decimals."""
+    metrics = metrics_from_logits(logits, labels, names)
+    return {key: round(value, 4) for key, value in metrics.items() if key in ("accuracy", "uar") or "recall_" in key}
+
+
+def one_clip_log_probabilities(model_dir: str, dataset) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(log-probabilities of each clip, the clips' labels as class indices, the model's label names)."""
     score, names, _, _ = load_scorer(model_dir, 32)
     labels = to_model_labels(dataset, names, model_dir)
-    log_probabilities = torch.log_softmax(torch.as_tensor(score(dataset)), -1).numpy()
+    return torch.log_softmax(torch.as_tensor(score(dataset)), -1).numpy(), labels, names
+
+
+def votes_prior(model_dir: str, dataset, taus: list[float], votes: Path) -> dict:
+    """For each `tau`: accuracy, UAR and each emotion's recall of log-probabilities - tau * log(votes marginal)."""
+    log_probabilities, labels, names = one_clip_log_probabilities(model_dir, dataset)
     prior = np.log(votes_marginal(votes))
-    scores = {}
-    for tau in taus:
-        metrics = metrics_from_logits(log_probabilities - tau * prior, labels, names)
-        scores[f"tau {tau:g}"] = {
-            key: round(value, 4) for key, value in metrics.items() if key in ("accuracy", "uar") or "recall_" in key
-        }
+    return {f"tau {tau:g}": with_recalls(log_probabilities - tau * prior, labels, names) for tau in taus}
+
+
+def ensemble_scores(log_probabilities: list[np.ndarray], labels: np.ndarray, names: list[str]) -> dict:
+    """Each model's accuracy and UAR (`model N`, in the given order) and their ensemble's (the mean of their
+    log-probabilities: a geometric mean of probabilities), with its recalls and confusion matrix (rows: true)."""
+    scores = {f"model {i}": accuracy_and_uar(z, labels) for i, z in enumerate(log_probabilities)}
+    mean = np.mean(log_probabilities, axis=0)
+    confusion = np.zeros((len(names), len(names)), dtype=int)
+    np.add.at(confusion, (labels, mean.argmax(-1)), 1)
+    scores["ensemble"] = {**with_recalls(mean, labels, names), "confusion": confusion.tolist()}
+    return scores
+
+
+def ensemble(model_dirs: list[str], dataset, fold: str) -> dict:
+    """`ensemble_scores` of the models on `dataset` (one fold's left-out corpus), the ensemble's confusion matrix
+    also as JSON and PNG in RESULTS/ensemble_FOLD/."""
+    log_probabilities, labels, names = [], None, None
+    for model_dir in model_dirs:
+        z, model_labels, model_names = one_clip_log_probabilities(model_dir, dataset)
+        if names is not None and model_names != names:
+            raise SystemExit(f"error: --ensemble: {model_dir} predicts {model_names}, {model_dirs[0]} {names}")
+        log_probabilities.append(z)
+        labels, names = model_labels, model_names
+    scores = ensemble_scores(log_probabilities, labels, names)
+    scores = {(model_dirs[int(key.split()[1])] if key != "ensemble" else key): value for key, value in scores.items()}
+    title = f"{len(model_dirs)} students' mean log-probability on {fold}"
+    predictions = np.mean(log_probabilities, axis=0).argmax(-1)
+    save_confusion_matrix(labels, predictions, names, RESULTS / f"ensemble_{fold}", title)
     return scores
 
 
@@ -320,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     lever.add_argument("--clip_statistics", nargs="+", type=float, metavar="W")
     lever.add_argument("--votes_prior", nargs="+", type=float, metavar="TAU")
     lever.add_argument("--calibration_clips", nargs="+", type=int, metavar="K")
+    lever.add_argument("--ensemble", action="store_true", help="the --models of one fold, alone and averaged")
     lever.add_argument("--calibration_table", action="store_true", help="print calibration_clips.json and exit")
     parser.add_argument("--draws", type=int, default=50, help="--calibration_clips: draws per K (centring; 0: none)")
     parser.add_argument("--adabn_draws", type=int, default=3, help="--calibration_clips: draws per K (AdaBN; 0: none)")
@@ -338,11 +382,27 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--models is required")
     if 1 in (args.draws, args.adabn_draws) or min(args.draws, args.adabn_draws) < 0:
         parser.error("--draws and --adabn_draws: 0 (not measured) or at least 2 (a mean and an sd)")
-    kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips")
+    kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips", "ensemble")
     kind = next(name for name in kinds if getattr(args, name))
     votes = args.votes or Path(args.shared) / "crema-d" / "tabulatedVotes.csv"
     output = RESULTS / f"{kind}.json"
     results = json.loads(output.read_text()) if output.exists() else {}
+    if args.ensemble:
+        folds = {args.corpus or Path(model_dir).name for model_dir in args.models}
+        if len(folds) != 1 or len(args.models) < 2:
+            parser.error(
+                f"--ensemble: at least 2 --models of one fold (or one --corpus), got {len(args.models)} "
+                f"of {sorted(folds)}"
+            )
+        fold = folds.pop()
+        if not (Path(args.shared) / fold).is_dir():
+            raise SystemExit(f"error: --ensemble: no corpus {Path(args.shared) / fold} to score (--corpus NAME)")
+        scores = ensemble(args.models, load_sources([f"{fold}={Path(args.shared) / fold}"])[0], fold)
+        results[f"{len(args.models)} models on {fold}: " + " ".join(args.models)] = scores
+        print(json.dumps(scores, indent=1), flush=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=1) + "\n")
+        return
     corpora = {}
     for model_dir in args.models:
         fold = args.corpus or Path(model_dir).name
