@@ -96,11 +96,17 @@ def evaluate(
         output = Path(output_dir)
         output.mkdir(parents=True, exist_ok=True)
         (output / "eval_results.json").write_text(json.dumps(results, indent=1))
-        save_confusion_matrix(labels, logits.argmax(-1), names, output)
+        scored = f"{results['corpus']}, {'validation clips' if subset == 'validation' else 'every clip'}"
+        first = "AdaBN on these clips" if adapt_batch_norm else "One clip"
+        save_confusion_matrix(labels, logits.argmax(-1), names, output, f"{first}: {scored}")
         if speaker_adaptation:
-            save_confusion_matrix(labels, adapted.argmax(-1), names, output / "speaker_adapted")
+            save_confusion_matrix(
+                labels, adapted.argmax(-1), names, output / "speaker_adapted", f"Speaker-adapted: {scored}"
+            )
         if adapt_recording:
-            save_confusion_matrix(labels, centred.argmax(-1), names, output / "recording_adapted")
+            save_confusion_matrix(
+                labels, centred.argmax(-1), names, output / "recording_adapted", f"Centred over the clips: {scored}"
+            )
     return results
 
 
