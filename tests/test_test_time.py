@@ -155,3 +155,20 @@ def test_an_ensemble_needs_two_models_of_one_fold(models, capsys):
         test_time.main(["--ensemble", "--models", *models])
     assert exit_info.value.code == 2
     assert "--ensemble: at least 2 --models of one fold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("gain_db", [8.0, -8.0])
+def test_a_tilt_moves_the_high_band_against_the_low_by_its_gain(gain_db):
+    """A 400 Hz and a 5 kHz tone: after the 2 kHz high shelf, the 5 kHz tone's amplitude relative to the 400 Hz
+    one's changes by the gain (within 1 dB: a shelf's skirts); 0 dB returns the clip itself."""
+    t = np.arange(32_000) / 16_000
+    clip = (np.sin(2 * np.pi * 400 * t) + np.sin(2 * np.pi * 5_000 * t)).astype(np.float32)
+
+    def level_db(x, hz):  # amplitude at `hz` over the second half (the filter settled)
+        half = x[16_000:]
+        return 20 * np.log10(np.abs(np.fft.rfft(half))[int(hz * half.size / 16_000)])
+
+    out = test_time.shelved(clip, gain_db)
+    change = (level_db(out, 5_000) - level_db(out, 400)) - (level_db(clip, 5_000) - level_db(clip, 400))
+    assert abs(change - gain_db) < 1.0
+    np.testing.assert_allclose(test_time.shelved(clip, 0.0), clip, atol=1e-6)

@@ -11,8 +11,12 @@
   averaged over the clips; "neutral" takes 25% of them): the bias towards neutral a votes teacher teaches, removed by one fixed vector (logit
   adjustment, Menon et al., 2021), so still a one-clip number. Each emotion's recall is kept.
 
-And a probe of the students themselves, no lever one model can ship:
+And probes of the students themselves, no lever one model can ship:
 
+- `--tilt 0 4 8`: every clip filtered by a high shelf of G dB at 2 kHz (`TILT_SHELF_HZ`) before scoring: how far the
+  model's answers follow the spectral tilt alone (high-frequency energy against low, a cue of vocal effort and so
+  of arousal, and also of the microphone and room). Raising a corpus's high frequencies is tuning to that corpus:
+  a diagnosis, not a lever;
 - `--ensemble`: the `--models` of one fold (the same recipe's seeds, say) scored one clip at a time, each alone and
   as an ensemble (the mean of their log-probabilities), with the ensemble's recall of each emotion and its confusion
   matrix (JSON and PNG in `experiments/results/test_time/ensemble_FOLD/`). Averaging removes what one training
@@ -39,6 +43,7 @@ And one that is not a one-clip lever, to size what adaptation asks of a user:
     python experiments/cross_corpus/test_time.py --calibration_clips 5 10 20 50 --corpus savee --models \
         models/litecnn-ser
     python experiments/cross_corpus/test_time.py --ensemble --models runs/loco/NAME/savee runs/loco/NAME_seed1/savee
+    python experiments/cross_corpus/test_time.py --tilt -8 -4 0 4 8 --models runs/loco/NAME/savee
 
 A model folder `runs/loco/NAME/FOLD` is scored on its left-out corpus FOLD (`SHARED/FOLD`), any other model on
 `--corpus`; the scores, per setting, go to
@@ -61,14 +66,19 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from data.audio import SAMPLING_RATE  # noqa: E402
 from data.sources import load_sources  # noqa: E402
 from data.views import View  # noqa: E402
+from litecnn_ser.augment import biquad  # noqa: E402
 from litecnn_ser.crowd_votes import read_votes  # noqa: E402
 from litecnn_ser.evaluation import load_model, load_scorer, model_inputs, to_model_labels  # noqa: E402
 from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix  # noqa: E402
 from litecnn_ser.scoring import config_labels, evaluation_window  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "test_time"
+TILT_SHELF_HZ = 2_000.0
+"""`--tilt`'s shelf frequency: the border between the 0-2 kHz and 2-5 kHz bands whose peaks eGeMAPS's Hammarberg
+index compares (its alpha ratio compares 50 Hz-1 kHz with 1-5 kHz)."""
 
 
 def accuracy_and_uar(logits: np.ndarray, labels: np.ndarray) -> dict:
@@ -191,6 +201,33 @@ def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
             logits = np.stack([model(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
             scores[f"w {w:g}"] = accuracy_and_uar(logits, labels)
     return scores
+
+
+def tilt(model_dir: str, dataset, gains_db: list[float]) -> dict:
+    """For each gain: accuracy, UAR and each emotion's recall, every clip `shelved` by `gain` dB and then normalised
+    by the model's feature extractor again, scored alone (0 dB: the model as is)."""
+    model, feature_extractor, record = load_model(model_dir)
+    names = config_labels(model.config)
+    labels = to_model_labels(dataset, names, model_dir)
+    view = View(1.0, 0.0, evaluation_window(record))
+    inputs = model_inputs(feature_extractor, dataset, view, record.get("trim_silence"))
+    scores = {}
+    with torch.no_grad():
+        for gain in gains_db:
+            logits = []
+            for x in inputs:
+                values = feature_extractor(shelved(x, gain), sampling_rate=SAMPLING_RATE)["input_values"][0]
+                logits.append(model(torch.as_tensor(np.asarray(values))[None]).logits[0].numpy())
+            scores[f"tilt {gain:+g} dB"] = with_recalls(np.stack(logits), labels, names)
+    return scores
+
+
+def shelved(waveform: np.ndarray, gain_db: float) -> np.ndarray:
+    """The waveform through a high shelf of `gain_db` at `TILT_SHELF_HZ` (float32; 0 dB: the waveform itself)."""
+    from scipy import signal
+
+    shelf = biquad("highshelf", TILT_SHELF_HZ, gain_db)[None]
+    return signal.sosfilt(shelf, np.asarray(waveform, dtype=np.float64)).astype(np.float32)
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -364,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
     lever.add_argument("--votes_prior", nargs="+", type=float, metavar="TAU")
     lever.add_argument("--calibration_clips", nargs="+", type=int, metavar="K")
     lever.add_argument("--ensemble", action="store_true", help="the --models of one fold, alone and averaged")
+    lever.add_argument("--tilt", nargs="+", type=float, metavar="DB", help="high-shelf gains at 2 kHz (diagnosis)")
     lever.add_argument("--calibration_table", action="store_true", help="print calibration_clips.json and exit")
     parser.add_argument("--draws", type=int, default=50, help="--calibration_clips: draws per K (centring; 0: none)")
     parser.add_argument("--adabn_draws", type=int, default=3, help="--calibration_clips: draws per K (AdaBN; 0: none)")
@@ -382,7 +420,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--models is required")
     if 1 in (args.draws, args.adabn_draws) or min(args.draws, args.adabn_draws) < 0:
         parser.error("--draws and --adabn_draws: 0 (not measured) or at least 2 (a mean and an sd)")
-    kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips", "ensemble")
+    kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips", "ensemble", "tilt")
     kind = next(name for name in kinds if getattr(args, name))
     votes = args.votes or Path(args.shared) / "crema-d" / "tabulatedVotes.csv"
     output = RESULTS / f"{kind}.json"
@@ -416,6 +454,8 @@ def main(argv: list[str] | None = None) -> None:
             scores = clip_statistics(model_dir, corpora[fold], args.clip_statistics)
         elif args.votes_prior:
             scores = votes_prior(model_dir, corpora[fold], args.votes_prior, votes)
+        elif args.tilt:
+            scores = tilt(model_dir, corpora[fold], args.tilt)
         else:
             scores = calibration_clips(
                 model_dir, corpora[fold], args.calibration_clips, args.draws, args.adabn_draws, Path(args.shared)
