@@ -1,4 +1,5 @@
-"""Three one-clip levers at test time only, on students already trained by `loco.py` (no training, no other clip):
+"""Test-time levers and probes on students already trained by `loco.py` (no training). Three one-clip levers (nothing
+but the clip itself):
 
 - `--speeds 0.9 1.0 1.1`: test-time augmentation, the clip's log-probabilities averaged over speed views
   (`data.views.View`: resampled, so pitch and tempo move together, as the training's speed perturbation);
