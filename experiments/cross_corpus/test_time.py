@@ -128,10 +128,14 @@ def votes_prior(model_dir: str, dataset, taus: list[float], votes: Path) -> dict
     return {f"tau {tau:g}": with_recalls(log_probabilities - tau * prior, labels, names) for tau in taus}
 
 
-def ensemble_scores(log_probabilities: list[np.ndarray], labels: np.ndarray, names: list[str]) -> dict:
-    """Each model's accuracy and UAR (`model N`, in the given order) and their ensemble's (the mean of their
-    log-probabilities: a geometric mean of probabilities), with its recalls and confusion matrix (rows: true)."""
-    scores = {f"model {i}": accuracy_and_uar(z, labels) for i, z in enumerate(log_probabilities)}
+def ensemble_scores(
+    log_probabilities: list[np.ndarray], labels: np.ndarray, names: list[str], models: list[str] | None = None
+) -> dict:
+    """Each model's accuracy and UAR (keyed by `models`, or `model N` in the given order) and their ensemble's (the
+    mean of their log-probabilities: a geometric mean of probabilities), with its recalls and confusion matrix
+    (rows: true)."""
+    models = models or [f"model {i}" for i in range(len(log_probabilities))]
+    scores = {model: accuracy_and_uar(z, labels) for model, z in zip(models, log_probabilities)}
     mean = np.mean(log_probabilities, axis=0)
     confusion = np.zeros((len(names), len(names)), dtype=int)
     np.add.at(confusion, (labels, mean.argmax(-1)), 1)
@@ -149,8 +153,7 @@ def ensemble(model_dirs: list[str], dataset, fold: str) -> dict:
             raise SystemExit(f"error: --ensemble: {model_dir} predicts {model_names}, {model_dirs[0]} {names}")
         log_probabilities.append(z)
         labels, names = model_labels, model_names
-    scores = ensemble_scores(log_probabilities, labels, names)
-    scores = {(model_dirs[int(key.split()[1])] if key != "ensemble" else key): value for key, value in scores.items()}
+    scores = ensemble_scores(log_probabilities, labels, names, model_dirs)
     title = f"{len(model_dirs)} students' mean log-probability on {fold}"
     predictions = np.mean(log_probabilities, axis=0).argmax(-1)
     save_confusion_matrix(labels, predictions, names, RESULTS / f"ensemble_{fold}", title)
