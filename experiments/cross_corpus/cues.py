@@ -21,6 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import loco  # noqa: E402  (beside this script)
+
 from data.cremad import EMOTIONS  # noqa: E402
 from data.functionals import cached_functionals, smile  # noqa: E402
 from data.sources import load_sources  # noqa: E402
@@ -33,12 +35,8 @@ CUES = {
     "alpha ratio (dB)": "alphaRatioV_sma3nz_amean",
     "voiced segments / s": "VoicedSegmentsPerSec",
 }
-SHARED = ROOT.parent / "shared" / "datasets"
-DEFAULT_CORPORA = [
-    f"cremad={SHARED / 'crema-d' / 'AudioFLAC'}",
-    f"savee={SHARED / 'savee'}",
-    f"tess={SHARED / 'tess'}",
-]
+DEFAULT_CORPORA = [f"{name}={folder}" for name, folder in loco.DEFAULT_CORPORA.items()]
+"""The leave-one-corpus-out protocol's corpora, beside the repository."""
 
 
 def cue_means(features: np.ndarray, labels: np.ndarray, sexes: np.ndarray, names: list[str]) -> dict:

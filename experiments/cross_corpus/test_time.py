@@ -62,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import confusion_matrix
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,8 +138,7 @@ def ensemble_scores(
     models = models or [f"model {i}" for i in range(len(log_probabilities))]
     scores = {model: accuracy_and_uar(z, labels) for model, z in zip(models, log_probabilities)}
     mean = np.mean(log_probabilities, axis=0)
-    confusion = np.zeros((len(names), len(names)), dtype=int)
-    np.add.at(confusion, (labels, mean.argmax(-1)), 1)
+    confusion = confusion_matrix(labels, mean.argmax(-1), labels=list(range(len(names))))
     scores["ensemble"] = {**with_recalls(mean, labels, names), "confusion": confusion.tolist()}
     return scores
 
@@ -190,14 +190,25 @@ def with_clip_statistics(model: nn.Module) -> dict:
     return weight
 
 
-def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
+def clips_for(model_dir: str, dataset):
+    """(model, its feature extractor, label names, the clips' labels, each clip as the model's input) for scoring
+    clip by clip: the model's evaluation window, its silence trimming, normalised by its feature extractor."""
     model, feature_extractor, record = load_model(model_dir)
-    weight = with_clip_statistics(model)
     names = config_labels(model.config)
     labels = to_model_labels(dataset, names, model_dir)
-    inputs = model_inputs(
-        feature_extractor, dataset, View(1.0, 0.0, evaluation_window(record)), record.get("trim_silence")
+    view = View(1.0, 0.0, evaluation_window(record))
+    return (
+        model,
+        feature_extractor,
+        names,
+        labels,
+        model_inputs(feature_extractor, dataset, view, record.get("trim_silence")),
     )
+
+
+def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
+    model, _, _, labels, inputs = clips_for(model_dir, dataset)
+    weight = with_clip_statistics(model)
     scores = {}
     with torch.no_grad():
         for w in weights:
@@ -210,11 +221,7 @@ def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
 def tilt(model_dir: str, dataset, gains_db: list[float]) -> dict:
     """For each gain: accuracy, UAR and each emotion's recall, every clip `shelved` by `gain` dB and then normalised
     by the model's feature extractor again, scored alone (0 dB: the model as is)."""
-    model, feature_extractor, record = load_model(model_dir)
-    names = config_labels(model.config)
-    labels = to_model_labels(dataset, names, model_dir)
-    view = View(1.0, 0.0, evaluation_window(record))
-    inputs = model_inputs(feature_extractor, dataset, view, record.get("trim_silence"))
+    model, feature_extractor, names, labels, inputs = clips_for(model_dir, dataset)
     scores = {}
     with torch.no_grad():
         for gain in gains_db:
