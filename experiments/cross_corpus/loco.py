@@ -405,12 +405,13 @@ def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float
 
     order = sorted(drawn, key=rank)
     height = 0.4
+    kinds = (("one clip", None, "C0"), ("speaker-adapted", "//", "C1"))  # (label, hatch, colour): bars and targets
     right = max(0.7, max(score + 0.05 for runs in drawn.values() for scores in runs.values() for score in scores))
     figure, panels = plt.subplots(
         1, len(folds), sharey=True, squeeze=False, figsize=(3.2 * len(folds) + 5.5, 1.2 + 0.32 * len(order))
     )
     for fold, axes in zip(folds, panels[0]):
-        for offset, (kind, hatch) in enumerate((("one clip", None), ("speaker-adapted", "//"))):
+        for offset, (kind, hatch, colour) in enumerate(kinds):
             rows = [(number, recipe) for number, recipe in enumerate(order) if fold in drawn[recipe]]
             # NaN, not 0, where a fold has one seed: no zero-width cap pretending to be a spread
             errors = [spread.get(recipe, {}).get(fold, (math.nan, math.nan))[offset] for _, recipe in rows]
@@ -420,15 +421,15 @@ def plot(path: Path, results: Path = RESULTS) -> dict[str, dict[str, tuple[float
                 height,
                 xerr=errors if not all(map(math.isnan, errors)) else None,
                 capsize=2,
-                color="C0" if offset == 0 else "C1",
+                color=colour,
                 hatch=hatch,
                 alpha=0.6 if hatch else 1.0,
                 label=kind,
             )
         axes.axvline(1 / 6, color="grey", linestyle=":", label="chance (6 classes)")
-        for offset, target in enumerate(TARGETS.get(fold, ())):
+        for (_, _, colour), target in zip(kinds, TARGETS.get(fold, ())):
             if target is not None:
-                axes.axvline(target, color="C0" if offset == 0 else "C1", linestyle="--", linewidth=1)
+                axes.axvline(target, color=colour, linestyle="--", linewidth=1)
         axes.set_xlim(0, right)
         axes.set_title(f"left out: {fold}" if fold != "none" else "none (CREMA-D's validation actors)", fontsize=9)
         axes.grid(axis="x", alpha=0.3)
