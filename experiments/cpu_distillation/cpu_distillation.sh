@@ -168,3 +168,19 @@ for seed in 42 1 2; do
   run "s_long_ms_distilled_ens4_oof_hint3_t4_seed$seed" train_student.py "${LONG[@]}" "${MS[@]}" "${ENS4[@]}" \
     --hint_features eGeMAPSv02 --hint_weight 3 --temperature 4 --seed "$seed"
 done
+# CREMA-D's crowd votes (tabulatedVotes.csv: what listeners heard, the audio-visual panel) as a teacher of the 7-block
+# hint-3 student: alone (a teacher fitted to nothing), and as a fifth member beside the 0.605 ensemble (probabilities
+# averaged). The votes lifted the cross-corpus students most of any lever (docs/results.md, "Cross-corpus"); here on
+# CREMA-D's own speaker split. Two runs side by side at one thread each (2026-12-05), so the 2-thread rows above are
+# another draw: the ensemble + hint arm is retrained beside them at one thread (repro_..._seed42) as their twin.
+export OMP_NUM_THREADS=1
+VOTES=$(dirname "$DATA")/tabulatedVotes.csv
+run repro_s_long_deep_distilled_ens4_oof_hint3_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" "${ENS4[@]}" \
+  --hint_features eGeMAPSv02 --hint_weight 3 --seed 42
+run s_long_deep_distilled_votes_hint3_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" --teacher "$VOTES" \
+  --hint_features eGeMAPSv02 --hint_weight 3 --seed 42   # the votes alone: dropped after this seed
+for seed in 42 1 2; do
+  run "s_long_deep_distilled_ens4votes_oof_hint3_seed$seed" train_student.py "${LONG[@]}" "${DEEP[@]}" \
+    --teacher runs/t_compare_mlp runs/t_compare_mlp_oof_seed1 runs/t_compare_mlp_oof_seed2 runs/t_egemaps_svm "$VOTES" \
+    --teacher_logits out_of_fold --hint_features eGeMAPSv02 --hint_weight 3 --seed "$seed"
+done

@@ -60,6 +60,8 @@ STUDENTS = {
     "s_long_deep_distilled_spk_oof": "the same 7-block LiteCNN, distilled from ComParE+MLP (per-speaker, 0.671), out-of-fold, 2 s",
     "s_long_deep_distilled_ens4_oof_hint3": "the same 7-block LiteCNN, the 0.605 ensemble plus the eGeMAPS hint at weight 3, 2 s",
     "s_long_deep_scratch_hint3": "the same 7-block LiteCNN, no teacher, the eGeMAPS hint alone at weight 3 (cross-entropy + hint), 2 s",
+    "s_long_deep_distilled_votes_hint3": "the same 7-block LiteCNN, CREMA-D's crowd votes as the only teacher plus the eGeMAPS hint at weight 3, 2 s",
+    "s_long_deep_distilled_ens4votes_oof_hint3": "the same 7-block LiteCNN, the 0.605 ensemble and the crowd votes (5 members) plus the eGeMAPS hint at weight 3, 2 s",
 }
 
 
@@ -147,6 +149,8 @@ CURVES = {  # panel title -> {student group: its label}; each curve is a mean ov
         "s_long_deep_distilled_ens4_oof": "distilled (0.605 ensemble)",
         "s_long_deep_distilled_spk_oof": "distilled (per-speaker ComParE+MLP)",
         "s_long_deep_distilled_ens4_oof_hint3": "distilled + eGeMAPS hint, weight 3",
+        "s_long_deep_distilled_votes_hint3": "crowd votes + eGeMAPS hint, weight 3",
+        "s_long_deep_distilled_ens4votes_oof_hint3": "0.605 ensemble + votes + eGeMAPS hint, weight 3",
     },
 }
 # The epoch ranges (first and last epoch, 1-based, inclusive) over which `--leads` averages each curve: early
