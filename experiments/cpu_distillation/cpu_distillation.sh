@@ -172,11 +172,13 @@ done
 # hint-3 student: alone (a teacher fitted to nothing), and as a fifth member beside the 0.605 ensemble (probabilities
 # averaged). The votes lifted the cross-corpus students most of any lever (docs/results.md, "Cross-corpus"); here on
 # CREMA-D's own speaker split. Two runs side by side at one thread each (2026-12-05), so the 2-thread rows above are
-# another draw: the ensemble + hint arm is retrained beside them at one thread (repro_..._seed42) as their twin.
+# another draw: the ensemble + hint arm is retrained beside them at one thread (repro_..._seedN) as their twin.
 export OMP_NUM_THREADS=1
 VOTES=$(dirname "$DATA")/tabulatedVotes.csv
-run repro_s_long_deep_distilled_ens4_oof_hint3_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" "${ENS4[@]}" \
-  --hint_features eGeMAPSv02 --hint_weight 3 --seed 42
+for seed in 42 1; do
+  run "repro_s_long_deep_distilled_ens4_oof_hint3_seed$seed" train_student.py "${LONG[@]}" "${DEEP[@]}" "${ENS4[@]}" \
+    --hint_features eGeMAPSv02 --hint_weight 3 --seed "$seed"
+done
 run s_long_deep_distilled_votes_hint3_seed42 train_student.py "${LONG[@]}" "${DEEP[@]}" --teacher "$VOTES" \
   --hint_features eGeMAPSv02 --hint_weight 3 --seed 42   # the votes alone: dropped after this seed
 for seed in 42 1 2; do
