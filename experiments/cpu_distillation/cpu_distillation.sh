@@ -94,8 +94,8 @@ for seed in 1 2; do
 done
 # Its students at 2 s, 3 seeds. From here on one run at a time with 2 threads (20-26 min a run)
 export OMP_NUM_THREADS=2
-ENS4=(--teacher runs/t_compare_mlp runs/t_compare_mlp_oof_seed1 runs/t_compare_mlp_oof_seed2 runs/t_egemaps_svm
-  --teacher_logits out_of_fold)
+ENS4_TEACHERS=(runs/t_compare_mlp runs/t_compare_mlp_oof_seed1 runs/t_compare_mlp_oof_seed2 runs/t_egemaps_svm)
+ENS4=(--teacher "${ENS4_TEACHERS[@]}" --teacher_logits out_of_fold)
 for seed in 42 1 2; do
   run "s_long_distilled_ens4_oof_seed$seed" train_student.py "${LONG[@]}" "${ENS4[@]}" --seed "$seed"
 done
@@ -183,6 +183,6 @@ run s_long_deep_distilled_votes_hint3_seed42 train_student.py "${LONG[@]}" "${DE
   --hint_features eGeMAPSv02 --hint_weight 3 --seed 42   # the votes alone: dropped after this seed
 for seed in 42 1 2; do
   run "s_long_deep_distilled_ens4votes_oof_hint3_seed$seed" train_student.py "${LONG[@]}" "${DEEP[@]}" \
-    --teacher runs/t_compare_mlp runs/t_compare_mlp_oof_seed1 runs/t_compare_mlp_oof_seed2 runs/t_egemaps_svm "$VOTES" \
-    --teacher_logits out_of_fold --hint_features eGeMAPSv02 --hint_weight 3 --seed "$seed"
+    --teacher "${ENS4_TEACHERS[@]}" "$VOTES" --teacher_logits out_of_fold --hint_features eGeMAPSv02 --hint_weight 3 \
+    --seed "$seed"
 done
