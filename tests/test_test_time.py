@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import test_time
 import torch
-from test_adaptation import tiny_model
+from test_adaptation import normalised, target_clips, tiny_model
+
+from litecnn_ser.adaptation import adapt_batch_norm
 
 
 @pytest.fixture
@@ -172,3 +174,28 @@ def test_a_tilt_moves_the_high_band_against_the_low_by_its_gain(gain_db):
     change = (level_db(out, 5_000) - level_db(out, 400)) - (level_db(clip, 5_000) - level_db(clip, 400))
     assert abs(change - gain_db) < 1.0
     np.testing.assert_allclose(test_time.shelved(clip, 0.0), clip, atol=1e-6)
+
+
+def test_batch_norm_per_speaker_uses_each_speakers_clips_alone_and_leaves_the_model_as_it_was():
+    """One speaker: the corpus's AdaBN. Two: a clip's logits follow its own speaker's clips only, and differ from
+    AdaBN on the pooled corpus (the two speakers' setups differ); the model's own statistics are untouched."""
+    model = tiny_model().eval()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    first, second = target_clips()[:4], [normalised(x) for x in white_clips(4)]
+    inputs = first + second
+    with torch.no_grad():
+        pooled = adapt_batch_norm(model, inputs)
+        pooled_logits = np.stack([pooled(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
+    one = test_time.speaker_batch_norm_logits(model, inputs, ["a"] * len(inputs))
+    np.testing.assert_allclose(one, pooled_logits, atol=1e-5)
+    speakers = ["a"] * len(first) + ["b"] * len(second)
+    per_speaker = test_time.speaker_batch_norm_logits(model, inputs, speakers)
+    assert not np.allclose(per_speaker, pooled_logits, atol=1e-3)
+    alone = test_time.speaker_batch_norm_logits(model, first, ["a"] * len(first))
+    np.testing.assert_allclose(per_speaker[: len(first)], alone, atol=1e-5)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[name])
+
+
+def white_clips(n: int) -> list[np.ndarray]:
+    return [np.random.default_rng(100 + seed).standard_normal(6_000).astype(np.float32) for seed in range(n)]

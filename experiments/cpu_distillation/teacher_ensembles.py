@@ -1,4 +1,5 @@
-"""Validation accuracy of teacher ensembles (mean probability, as `train_student.py --teacher A B` combines them).
+"""Validation accuracy of teacher ensembles (mean probability, as `train_student.py --teacher A B` combines them),
+and of an ensemble of trained students (how far a student-ensemble teacher could lift one student).
 
 python experiments/cpu_distillation/teacher_ensembles.py [DATA_DIR]    # after cpu_distillation.sh trained the teachers
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from data.cremad import prepare_cremad, split_cremad
+from data.views import View
 from litecnn_ser.metrics import metrics_from_logits
 from litecnn_ser.teachers import ensemble_logits, open_teacher
 
@@ -22,6 +24,13 @@ ENSEMBLES = {
         "t_compare_mlp_oof_seed1",
         "t_compare_mlp_oof_seed2",
         "t_egemaps_svm",
+    ),
+    "students (7 blocks, hint 3): the recipe's one-thread seeds 42 and 1, the votes arm's seeds 42, 1, 2": (
+        "repro_s_long_deep_distilled_ens4_oof_hint3_seed42",
+        "repro_s_long_deep_distilled_ens4_oof_hint3_seed1",
+        "s_long_deep_distilled_ens4votes_oof_hint3_seed42",
+        "s_long_deep_distilled_ens4votes_oof_hint3_seed1",
+        "s_long_deep_distilled_ens4votes_oof_hint3_seed2",
     ),
 }
 
@@ -37,7 +46,8 @@ def main() -> None:
                 f"{name}: not all of {', '.join(members)} are in runs/ (experiments/cpu_distillation/cpu_distillation.sh trains them)"
             )
             continue
-        logits = ensemble_logits([open_teacher(f"runs/{member}").logits(validation) for member in members])
+        whole = View(1.0, 0.0, None)  # every clip whole, as the students are evaluated (CREMA-D clips are under 6 s)
+        logits = ensemble_logits([open_teacher(f"runs/{member}").logits(validation, whole) for member in members])
         metrics = metrics_from_logits(logits, labels)
         print(
             f"{name}: accuracy {metrics['accuracy']:.3f}, UAR {metrics['uar']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"

@@ -24,7 +24,7 @@ And probes of the students themselves, no lever one model can ship:
   drew by chance and keeps what every training learnt: an emotion the ensemble never says on a corpus is the
   recipe's bias there, not one seed's bad luck.
 
-And one that is not a one-clip lever, to size what adaptation asks of a user:
+And two that are not one-clip levers: what adaptation asks of a user, and how far it can go:
 
 - `--calibration_clips 5 10 20 50`: how many unlabelled clips of a new recording setup (or of a new speaker) the
   adaptations need. For each K, `--draws` times: K clips drawn at random from the scored corpus (`recording`: any
@@ -36,6 +36,10 @@ And one that is not a one-clip lever, to size what adaptation asks of a user:
   Centring assumes the calibration clips' mean log-probability should be the same for every emotion; `referenced`
   settings move it to what it is on the model's own validation clips instead (CREMA-D's validation actors: all of
   them, or their neutral clips for a neutral calibration), so that a user's "speak normally" clips can calibrate.
+- `--speaker_batch_norm`: AdaBN per speaker (batch-norm statistics re-estimated on each speaker's clips alone, each
+  speaker's clips scored by their own copy), with and without per-speaker centring, against AdaBN on the whole
+  corpus: the network's counterpart of the per-speaker feature normalisation that lets the classical teachers
+  travel. Needs a speaker's other clips, as speaker adaptation does.
 
     python experiments/cross_corpus/test_time.py --speeds 0.9 1.0 1.1 --models \
         runs/loco/mix_hint3_b05_aug_trim_votes_e10_seed1/savee runs/loco/mix_hint3_b05_aug_trim_votes_e10_seed1/tess
@@ -45,10 +49,11 @@ And one that is not a one-clip lever, to size what adaptation asks of a user:
         models/litecnn-ser
     python experiments/cross_corpus/test_time.py --ensemble --models runs/loco/NAME/savee runs/loco/NAME_seed1/savee
     python experiments/cross_corpus/test_time.py --tilt -8 -4 0 4 8 --models runs/loco/NAME/savee
+    python experiments/cross_corpus/test_time.py --speaker_batch_norm --corpus tess --models models/litecnn-ser
 
 A model folder `runs/loco/NAME/FOLD` is scored on its left-out corpus FOLD (`SHARED/FOLD`), any other model on
 `--corpus`; the scores, per setting, go to
-experiments/results/test_time/{speeds,clip_statistics,votes_prior,calibration_clips}.json (one entry per model and
+experiments/results/test_time/{speeds,clip_statistics,votes_prior,calibration_clips,speaker_batch_norm}.json (one entry per model and
 corpus, replaced when scored again; `--calibration_clips` adds
 its settings to the entry, so AdaBN and centring can be measured by separate runs).
 """
@@ -71,11 +76,13 @@ sys.path.insert(0, str(ROOT))
 from data.audio import SAMPLING_RATE  # noqa: E402
 from data.sources import load_sources  # noqa: E402
 from data.views import View  # noqa: E402
+from litecnn_ser.adaptation import adapt_batch_norm  # noqa: E402
 from litecnn_ser.augment import biquad  # noqa: E402
 from litecnn_ser.crowd_votes import read_votes  # noqa: E402
 from litecnn_ser.evaluation import load_model, load_scorer, model_inputs, to_model_labels  # noqa: E402
 from litecnn_ser.metrics import metrics_from_logits, save_confusion_matrix  # noqa: E402
 from litecnn_ser.scoring import config_labels, evaluation_window  # noqa: E402
+from litecnn_ser.speaker_adaptation import centre_log_probabilities  # noqa: E402
 
 RESULTS = ROOT / "experiments" / "results" / "test_time"
 TILT_SHELF_HZ = 2_000.0
@@ -230,6 +237,43 @@ def tilt(model_dir: str, dataset, gains_db: list[float]) -> dict:
                 values = feature_extractor(shelved(x, gain), sampling_rate=SAMPLING_RATE)["input_values"][0]
                 logits.append(model(torch.as_tensor(np.asarray(values))[None]).logits[0].numpy())
             scores[f"tilt {gain:+g} dB"] = with_recalls(np.stack(logits), labels, names)
+    return scores
+
+
+def speaker_batch_norm_logits(model: nn.Module, inputs: list[np.ndarray], speakers) -> np.ndarray:
+    """Each clip's logits from a copy of `model` whose batch-norm statistics are those of its speaker's clips alone
+    (`adapt_batch_norm`; `model` itself is untouched), every clip scored alone."""
+    speakers = np.asarray(speakers)
+    logits = np.zeros((len(inputs), model.config.num_labels), dtype=np.float32)
+    with torch.no_grad():
+        for speaker in np.unique(speakers):
+            indices = np.flatnonzero(speakers == speaker)
+            adapted = adapt_batch_norm(model, [inputs[i] for i in indices])
+            for i in indices:
+                logits[i] = adapted(torch.as_tensor(inputs[i])[None]).logits[0].numpy()
+    return logits
+
+
+def speaker_batch_norm(model_dir: str, dataset) -> dict:
+    """Accuracy and UAR from one clip, after AdaBN on the whole corpus and after AdaBN per speaker, each also
+    centred per speaker (`centre_log_probabilities`, eval.py's `--speaker_adaptation`)."""
+    model, _, _, labels, inputs = clips_for(model_dir, dataset)
+    speakers = list(dataset["actor_id"])
+    if None in speakers:
+        raise SystemExit(f"error: --speaker_batch_norm: {model_dir}'s corpus does not say who speaks each clip")
+    with torch.no_grad():
+        one_clip = np.stack([model(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
+        corpus = adapt_batch_norm(model, inputs)
+        corpus_logits = np.stack([corpus(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
+    per_speaker = speaker_batch_norm_logits(model, inputs, speakers)
+    scores = {}
+    for name, logits in (
+        ("one clip", one_clip),
+        ("AdaBN on the corpus", corpus_logits),
+        ("AdaBN per speaker", per_speaker),
+    ):
+        scores[name] = accuracy_and_uar(logits, labels)
+        scores[f"{name}, centred per speaker"] = accuracy_and_uar(centre_log_probabilities(logits, speakers), labels)
     return scores
 
 
@@ -413,6 +457,11 @@ def main(argv: list[str] | None = None) -> None:
     lever.add_argument("--calibration_clips", nargs="+", type=int, metavar="K")
     lever.add_argument("--ensemble", action="store_true", help="the --models of one fold, alone and averaged")
     lever.add_argument("--tilt", nargs="+", type=float, metavar="DB", help="high-shelf gains at 2 kHz (diagnosis)")
+    lever.add_argument(
+        "--speaker_batch_norm",
+        action="store_true",
+        help="AdaBN per speaker against AdaBN on the corpus (not one clip)",
+    )
     lever.add_argument("--calibration_table", action="store_true", help="print calibration_clips.json and exit")
     parser.add_argument("--draws", type=int, default=50, help="--calibration_clips: draws per K (centring; 0: none)")
     parser.add_argument("--adabn_draws", type=int, default=3, help="--calibration_clips: draws per K (AdaBN; 0: none)")
@@ -431,7 +480,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--models is required")
     if 1 in (args.draws, args.adabn_draws) or min(args.draws, args.adabn_draws) < 0:
         parser.error("--draws and --adabn_draws: 0 (not measured) or at least 2 (a mean and an sd)")
-    kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips", "ensemble", "tilt")
+    kinds = ("speeds", "clip_statistics", "votes_prior", "calibration_clips", "ensemble", "tilt", "speaker_batch_norm")
     kind = next(name for name in kinds if getattr(args, name))
     votes = args.votes or Path(args.shared) / "crema-d" / "tabulatedVotes.csv"
     output = RESULTS / f"{kind}.json"
@@ -467,6 +516,8 @@ def main(argv: list[str] | None = None) -> None:
             scores = votes_prior(model_dir, corpora[fold], args.votes_prior, votes)
         elif args.tilt:
             scores = tilt(model_dir, corpora[fold], args.tilt)
+        elif args.speaker_batch_norm:
+            scores = speaker_batch_norm(model_dir, corpora[fold])
         else:
             scores = calibration_clips(
                 model_dir, corpora[fold], args.calibration_clips, args.draws, args.adabn_draws, Path(args.shared)
