@@ -52,10 +52,10 @@ And two that are not one-clip levers: what adaptation asks of a user, and how fa
     python experiments/cross_corpus/test_time.py --speaker_batch_norm --corpus tess --models models/litecnn-ser
 
 A model folder `runs/loco/NAME/FOLD` is scored on its left-out corpus FOLD (`SHARED/FOLD`), any other model on
-`--corpus`; the scores, per setting, go to
-experiments/results/test_time/{speeds,clip_statistics,votes_prior,calibration_clips,speaker_batch_norm}.json (one entry per model and
-corpus, replaced when scored again; `--calibration_clips` adds
-its settings to the entry, so AdaBN and centring can be measured by separate runs).
+`--corpus`; the scores, per setting, go to experiments/results/test_time/KIND.json (KIND: speeds, clip_statistics,
+votes_prior, calibration_clips, ensemble, tilt, speaker_batch_norm; one entry per model and corpus, replaced when
+scored again; `--calibration_clips` adds its settings to the entry, so AdaBN and centring can be measured by
+separate runs).
 """
 
 from __future__ import annotations
@@ -217,11 +217,9 @@ def clip_statistics(model_dir: str, dataset, weights: list[float]) -> dict:
     model, _, _, labels, inputs = clips_for(model_dir, dataset)
     weight = with_clip_statistics(model)
     scores = {}
-    with torch.no_grad():
-        for w in weights:
-            weight["w"] = w
-            logits = np.stack([model(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
-            scores[f"w {w:g}"] = accuracy_and_uar(logits, labels)
+    for w in weights:
+        weight["w"] = w
+        scores[f"w {w:g}"] = accuracy_and_uar(scored_alone(model, inputs), labels)
     return scores
 
 
@@ -230,14 +228,19 @@ def tilt(model_dir: str, dataset, gains_db: list[float]) -> dict:
     by the model's feature extractor again, scored alone (0 dB: the model as is)."""
     model, feature_extractor, names, labels, inputs = clips_for(model_dir, dataset)
     scores = {}
-    with torch.no_grad():
-        for gain in gains_db:
-            logits = []
-            for x in inputs:
-                values = feature_extractor(shelved(x, gain), sampling_rate=SAMPLING_RATE)["input_values"][0]
-                logits.append(model(torch.as_tensor(np.asarray(values))[None]).logits[0].numpy())
-            scores[f"tilt {gain:+g} dB"] = with_recalls(np.stack(logits), labels, names)
+    for gain in gains_db:
+        filtered = [
+            feature_extractor(shelved(x, gain), sampling_rate=SAMPLING_RATE)["input_values"][0] for x in inputs
+        ]
+        logits = scored_alone(model, [np.asarray(values) for values in filtered])
+        scores[f"tilt {gain:+g} dB"] = with_recalls(logits, labels, names)
     return scores
+
+
+def scored_alone(model: nn.Module, inputs: list[np.ndarray]) -> np.ndarray:
+    """Each clip's logits, every clip scored alone (no padding, no other clip in its batch)."""
+    with torch.no_grad():
+        return np.stack([model(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
 
 
 def speaker_batch_norm_logits(model: nn.Module, inputs: list[np.ndarray], speakers) -> np.ndarray:
@@ -245,12 +248,10 @@ def speaker_batch_norm_logits(model: nn.Module, inputs: list[np.ndarray], speake
     (`adapt_batch_norm`; `model` itself is untouched), every clip scored alone."""
     speakers = np.asarray(speakers)
     logits = np.zeros((len(inputs), model.config.num_labels), dtype=np.float32)
-    with torch.no_grad():
-        for speaker in np.unique(speakers):
-            indices = np.flatnonzero(speakers == speaker)
-            adapted = adapt_batch_norm(model, [inputs[i] for i in indices])
-            for i in indices:
-                logits[i] = adapted(torch.as_tensor(inputs[i])[None]).logits[0].numpy()
+    for speaker in np.unique(speakers):
+        indices = np.flatnonzero(speakers == speaker)
+        own = [inputs[i] for i in indices]
+        logits[indices] = scored_alone(adapt_batch_norm(model, own), own)
     return logits
 
 
@@ -261,16 +262,11 @@ def speaker_batch_norm(model_dir: str, dataset) -> dict:
     speakers = list(dataset["actor_id"])
     if None in speakers:
         raise SystemExit(f"error: --speaker_batch_norm: {model_dir}'s corpus does not say who speaks each clip")
-    with torch.no_grad():
-        one_clip = np.stack([model(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
-        corpus = adapt_batch_norm(model, inputs)
-        corpus_logits = np.stack([corpus(torch.as_tensor(x)[None]).logits[0].numpy() for x in inputs])
-    per_speaker = speaker_batch_norm_logits(model, inputs, speakers)
     scores = {}
     for name, logits in (
-        ("one clip", one_clip),
-        ("AdaBN on the corpus", corpus_logits),
-        ("AdaBN per speaker", per_speaker),
+        ("one clip", scored_alone(model, inputs)),
+        ("AdaBN on the corpus", scored_alone(adapt_batch_norm(model, inputs), inputs)),
+        ("AdaBN per speaker", speaker_batch_norm_logits(model, inputs, speakers)),
     ):
         scores[name] = accuracy_and_uar(logits, labels)
         scores[f"{name}, centred per speaker"] = accuracy_and_uar(centre_log_probabilities(logits, speakers), labels)
