@@ -16,6 +16,9 @@ from data.views import View
 from litecnn_ser.metrics import metrics_from_logits
 from litecnn_ser.teachers import ensemble_logits, open_teacher
 
+WHOLE = View(1.0, 0.0, None)
+"""How every member hears a clip: whole, as the students are evaluated (CREMA-D's clips are under their 6 s limit)."""
+
 ENSEMBLES = {
     "per-speaker normalised: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp_spk", "t_egemaps_svm_spk"),
     "no speaker statistics: ComParE+MLP, eGeMAPS+SVM": ("t_compare_mlp", "t_egemaps_svm"),
@@ -46,8 +49,7 @@ def main() -> None:
                 f"{name}: not all of {', '.join(members)} are in runs/ (experiments/cpu_distillation/cpu_distillation.sh trains them)"
             )
             continue
-        whole = View(1.0, 0.0, None)  # every clip whole, as the students are evaluated (CREMA-D clips are under 6 s)
-        logits = ensemble_logits([open_teacher(f"runs/{member}").logits(validation, whole) for member in members])
+        logits = ensemble_logits([open_teacher(f"runs/{member}").logits(validation, WHOLE) for member in members])
         metrics = metrics_from_logits(logits, labels)
         print(
             f"{name}: accuracy {metrics['accuracy']:.3f}, UAR {metrics['uar']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"
