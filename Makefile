@@ -57,11 +57,11 @@ model: setup
 	bash scripts/build_model.sh $(DATA)
 
 # The cross-corpus model (models/litecnn-ser-mix): CREMA-D + SAVEE + TESS, crowd votes, a hint standardised per
-# corpus, channel augmentation, silence trimming (configs/litecnn_ser_mix.json; about 40 min on 2 cores, 2026-12-04);
+# corpus, channel augmentation, silence trimming, 20 epochs (configs/litecnn_ser_mix.json; about 65 min on 2 cores, 2026-12-05);
 # its card gets the recipe's leave-one-corpus-out rows
 model-mix: setup
 	RUNS=runs/model_mix OUT=models/litecnn-ser-mix RECIPE=configs/litecnn_ser_mix.json MIX="savee tess" \
-	  LOCO=experiments/results/loco_mix_hint3_b05_aug_trim_votes_corphint_e10 COMMAND="make model-mix" \
+	  LOCO=experiments/results/loco_mix_hint3_b05_aug_trim_votes_corphint_e20 COMMAND="make model-mix" \
 	  bash scripts/build_model.sh $(DATA)
 
 # Serve the demo page with the shipped model (models/litecnn-ser: make model first) on http://127.0.0.1:7860
