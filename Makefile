@@ -57,8 +57,8 @@ model: setup
 	bash scripts/build_model.sh $(DATA)
 
 # The cross-corpus model (models/litecnn-ser-mix): CREMA-D + SAVEE + TESS, crowd votes, a hint standardised per
-# corpus, channel augmentation, silence trimming, 20 epochs (configs/litecnn_ser_mix.json; about 65 min on 2 cores, 2026-12-05);
-# its card gets the recipe's leave-one-corpus-out rows
+# corpus, channel augmentation, silence trimming, 20 epochs (configs/litecnn_ser_mix.json; about 65 min on 2 cores,
+# 2026-12-05); its card gets the recipe's leave-one-corpus-out rows
 model-mix: setup
 	RUNS=runs/model_mix OUT=models/litecnn-ser-mix RECIPE=configs/litecnn_ser_mix.json MIX="savee tess" \
 	  LOCO=experiments/results/loco_mix_hint3_b05_aug_trim_votes_corphint_e20 COMMAND="make model-mix" \
